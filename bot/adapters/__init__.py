@@ -1,0 +1,1 @@
+"""Front ends: each renders Answers and translates errors, nothing more."""

@@ -1,0 +1,1 @@
+"""Answering: from a question to ranked, trimmed, highlighted citations and a decision."""

@@ -1,0 +1,105 @@
+"""Decide "answered" from a calibrated signal: a logistic model over a few retrieval features.
+
+The fused rank score says which passage is best, not whether it answers: RRF scores look the
+same for a question the documents answer and for one they don't. Dense similarity, how far the
+best passage stands out from the rest, how much of the question's vocabulary it contains and
+whether both rankings agree do differ, and a logistic model turns them into a probability.
+The weights are fitted by `bench/calibrate.py` on labelled questions and shipped in
+`calibration.json`, one entry per encoder (cosine levels differ between models).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.search.retriever import Ranking
+
+log = logging.getLogger(__name__)
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+FEATURES = ("dense_top", "dense_standout", "coverage", "agreement")
+
+
+def features(ranking: Ranking, chunk_tokens: set[str] | None) -> dict[str, float]:
+    """Features of the top hit of a ranking; all roughly in [0, 1]."""
+    if not ranking.hits:
+        return dict.fromkeys(FEATURES, 0.0)
+    top = ranking.hits[0]
+    dense_sorted = np.sort(ranking.dense)[::-1]
+    background = dense_sorted[5:20] if len(dense_sorted) > 6 else dense_sorted[1:]
+    standout = float(dense_sorted[0] - background.mean()) if len(background) else 0.0
+    q = set(ranking.query_tokens)
+    coverage = len(q & chunk_tokens) / len(q) if q and chunk_tokens is not None else 0.0
+    agree = float(
+        top.dense_rank is not None
+        and top.lexical_rank is not None
+        and top.dense_rank <= 3
+        and top.lexical_rank <= 3
+    )
+    return {
+        "dense_top": float(top.dense or 0.0),
+        "dense_standout": standout,
+        "coverage": coverage,
+        "agreement": agree,
+    }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: tuple[float, ...]
+    bias: float
+    encoder: str
+
+    def probability(self, feats: dict[str, float]) -> float:
+        z = self.bias + sum(w * feats[name] for w, name in zip(self.weights, FEATURES, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+# Used when no calibration exists for the encoder in use: coverage and standout alone, set by
+# hand to be cautious. Run bench/calibrate.py to fit weights for a new model.
+_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, 1.0), bias=-4.0, encoder="")
+
+
+@cache
+def _load_all(path: Path = CALIBRATION_FILE) -> dict[str, Calibration]:
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for encoder, entry in data.items():
+        if list(entry["features"]) != list(FEATURES):
+            log.warning("calibration for %s uses other features; ignored", encoder)
+            continue
+        out[encoder] = Calibration(tuple(entry["weights"]), float(entry["bias"]), encoder)
+    return out
+
+
+def calibration_for(encoder: str) -> Calibration:
+    found = _load_all().get(encoder)
+    if found is None:
+        log.warning(
+            "no calibration for encoder %s; using cautious defaults (run bench/calibrate.py)",
+            encoder,
+        )
+        return _UNCALIBRATED
+    return found
+
+
+def save_calibration(encoder: str, weights: list[float], bias: float, note: str) -> None:
+    data = {}
+    if CALIBRATION_FILE.is_file():
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    data[encoder] = {
+        "features": list(FEATURES),
+        "weights": [round(w, 4) for w in weights],
+        "bias": round(bias, 4),
+        "fitted_on": note,
+    }
+    CALIBRATION_FILE.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _load_all.cache_clear()

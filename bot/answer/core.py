@@ -1,0 +1,140 @@
+"""The one core every front end calls: `Answerer.answer(question) -> Answer`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+
+from bot import __version__
+from bot.answer import confidence
+from bot.answer.passages import distinct, to_citation
+from bot.config import Settings
+from bot.errors import IndexMissingError, QuestionError
+from bot.models import Answer, Chunk
+from bot.search import store
+from bot.search.encoders import Encoder, load_encoder
+from bot.search.indexer import embed_text
+from bot.search.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What /om and `rutinbot docs` show about the index in service."""
+
+    version: str
+    built_at: str
+    encoder: str
+    chunk_count: int
+    documents: tuple[store.DocumentRecord, ...]
+    skipped: tuple[dict, ...]
+
+
+class Answerer:
+    """Loads the encoder once and the current index, and follows a reindex without a restart.
+
+    `answer()` has no side effects: recording questions belongs to the front ends. It is safe to
+    call from several threads (the Telegram bot runs it in a thread pool).
+    """
+
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.encoder = encoder or load_encoder(settings.encoder)
+        self._lock = threading.Lock()
+        self._retriever: Retriever | None = None
+        self._loaded_from: str | None = None
+        self.calibration = confidence.calibration_for(self.encoder.name)
+        self.retriever()  # fail now, with a clear message, if there is no usable index
+
+    def retriever(self) -> Retriever:
+        """The current index, reloaded when `rutinbot index` has published a new one."""
+        link = self.settings.paths.index / store.CURRENT
+        try:
+            target = os.readlink(link)
+        except OSError:
+            target = None
+        if self._retriever is not None and target == self._loaded_from:
+            return self._retriever
+        with self._lock:
+            if self._retriever is None or target != self._loaded_from:
+                folder, manifest = store.open_current(self.settings.paths.index, self.encoder.name)
+                self._retriever = Retriever(folder, manifest, self.settings.retrieval)
+                if self._loaded_from is not None:
+                    log.info("switched to new index %s", folder.name)
+                self._loaded_from = target
+        return self._retriever
+
+    def check_question(self, question: object) -> str:
+        """The question, tidied; QuestionError with a message for staff when it can't be asked."""
+        if not isinstance(question, str):
+            raise QuestionError(
+                "the question must be text", sv="Jag kan bara svara på frågor skrivna som text."
+            )
+        text = " ".join(question.split())
+        if not text:
+            raise QuestionError(
+                "the question is empty",
+                sv="Skriv en fråga, till exempel: ”Vem ska jag rapportera lex Sarah till?”",
+            )
+        limit = self.settings.answer.max_question_chars
+        if len(text) > limit:
+            raise QuestionError(
+                f"the question is {len(text)} characters long; the limit is {limit}",
+                sv=f"Frågan är för lång ({len(text)} tecken). Korta ner den till högst {limit} "
+                "tecken och fråga om en sak i taget.",
+            )
+        if not any(ch.isalnum() for ch in text):
+            raise QuestionError(
+                "the question contains no words",
+                sv="Frågan innehåller inga ord jag kan söka på. Skriv den med ord.",
+            )
+        return text
+
+    def answer(self, question: object, *, limit: int | None = None, offset: int = 0) -> Answer:
+        """Answer a question with ranked citations; `offset` pages further ("Fler källor")."""
+        text = self.check_question(question)
+        retriever = self.retriever()
+        limit = limit or self.settings.answer.citations
+        query_vector = self.encoder.queries([text])[0]
+        ranking = retriever.rank(query_vector, text)
+        hits = []
+        for hit in distinct(ranking.hits):
+            hits.append(hit)
+            if len(hits) >= offset + limit:
+                break
+        tokenize = retriever.lexical.tokenizer.tokens
+        top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
+        feats = confidence.features(ranking, top_tokens)
+        prob = self.calibration.probability(feats) if hits else 0.0
+        query_tokens = set(ranking.query_tokens)
+        citations = tuple(to_citation(h, query_tokens, tokenize) for h in hits[offset:])
+        return Answer(
+            question=text,
+            answered=prob >= self.settings.answer.min_confidence,
+            confidence=prob,
+            citations=citations,
+            index_id=retriever.folder.name,
+        )
+
+    def section(self, chunk_id: int, index_id: str | None = None) -> list[Chunk]:
+        """The whole section a cited chunk belongs to ("Visa hela avsnittet").
+
+        Chunk ids belong to one index: pass the answer's `index_id`, and a citation made before
+        a reindex is refused instead of showing some other section.
+        """
+        retriever = self.retriever()
+        stale = index_id is not None and index_id != retriever.folder.name
+        if stale or not 0 <= chunk_id < len(retriever.chunks):
+            raise IndexMissingError(
+                f"chunk {chunk_id} is not in the current index",
+                sv="Avsnittet finns inte längre i kunskapsbanken (den har indexerats om). "
+                "Ställ frågan igen.",
+            )
+        return retriever.section(chunk_id)
+
+    def info(self) -> IndexInfo:
+        m = self.retriever().manifest
+        return IndexInfo(__version__, m.built_at, m.encoder, m.chunk_count, m.documents, m.skipped)

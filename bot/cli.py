@@ -1,0 +1,169 @@
+"""Command line: `rutinbot index | ask | chat | docs` (and the front ends of later stages)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bot import __version__
+from bot.config import Settings, load
+from bot.errors import RutinbotError
+
+log = logging.getLogger("bot")
+
+
+def _errors(func: Callable) -> Callable:
+    """Translate the domain errors once: a one-line English message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RutinbotError as err:
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(err.exit_code)
+
+    return wrapper
+
+
+def _settings(ctx: click.Context) -> Settings:
+    if ctx.obj is None:
+        ctx.obj = load(ctx.find_root().params.get("config_path"))
+    return ctx.obj
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RUTINBOT_CONFIG",
+    help="config.toml to use (default: ./config.toml, else built-in defaults).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more (never questions or tokens).")
+@click.version_option(__version__, prog_name="rutinbot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """rutinbot: cited answers from the municipality's own routines and decisions."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "bm25s", "faiss", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # httpx logs URLs with the bot token
+
+
+def _index(settings: Settings, full: bool) -> None:
+    from bot.search.encoders import load_encoder
+    from bot.search.indexer import build_index
+
+    report = build_index(settings, load_encoder(settings.encoder), full=full)
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    for path in report.removed_documents:
+        click.echo(f"removed {path}", err=True)
+    click.echo(
+        f"Indexed {report.documents} documents ({report.unchanged_documents} unchanged), "
+        f"{report.chunks} chunks: {report.embedded} embedded, {report.reused} reused, "
+        f"{report.duplicates} marked as repeats; {len(report.skipped)} skipped; "
+        f"{report.seconds:.1f}s."
+    )
+
+
+@cli.command("index")
+@click.option("--full", is_flag=True, help="Re-read and re-embed everything.")
+@click.pass_context
+@_errors
+def index_cmd(ctx: click.Context, full: bool) -> None:
+    """Index the knowledge folder (only new or changed text is embedded)."""
+    _index(_settings(ctx), full)
+
+
+@cli.command("ask")
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+@click.option("-n", "--citations", type=click.IntRange(1, 50), default=None)
+@click.pass_context
+@_errors
+def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, citations: int | None):
+    """Answer QUESTION, or with no argument one question per line from standard input."""
+    from bot.adapters.text import render
+    from bot.answer.core import Answerer
+
+    answerer = Answerer(_settings(ctx))
+    questions = [question] if question is not None else (ln.rstrip("\n") for ln in sys.stdin)
+    for q in questions:
+        if question is None and not q.strip():
+            continue
+        try:
+            answer = answerer.answer(q, limit=citations)
+        except RutinbotError as err:
+            if not as_json:
+                raise
+            click.echo(json.dumps({"question": q, "error": str(err)}, ensure_ascii=False))
+            continue
+        if as_json:
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            click.echo(render(answer, color=sys.stdout.isatty()))
+
+
+@cli.command("chat")
+@click.pass_context
+@_errors
+def chat_cmd(ctx: click.Context) -> None:
+    """Chat in the terminal (builds the index first if there is none)."""
+    from bot.adapters.chat import run_chat
+    from bot.answer.core import Answerer
+    from bot.search import store
+
+    settings = _settings(ctx)
+    if store.current_dir(settings.paths.index) is None:
+        click.echo("No index yet: building it first (this takes a minute or two).", err=True)
+        _index(settings, full=False)
+    answerer = Answerer(settings)
+    interactive = sys.stdin.isatty()
+    run_chat(
+        answerer,
+        read=input if interactive else _line_reader(),
+        color=sys.stdout.isatty(),
+    )
+
+
+def _line_reader() -> Callable[[str], str]:
+    def read(prompt: str) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    return read
+
+
+@cli.command("docs")
+@click.pass_context
+@_errors
+def docs_cmd(ctx: click.Context) -> None:
+    """List indexed documents with chunk counts and dates."""
+    from bot.search import store
+
+    settings = _settings(ctx)
+    _, manifest = store.open_current(settings.paths.index)
+    click.echo(f"Index built {manifest.built_at} with {manifest.encoder}")
+    width = max((len(d.path) for d in manifest.documents), default=8)
+    click.echo(f"{'document':<{width}}  {'date':<10}  chunks  title")
+    for d in manifest.documents:
+        click.echo(f"{d.path:<{width}}  {d.date or '-':<10}  {d.chunks:>6}  {d.title}")
+    for s in manifest.skipped:
+        click.echo(f"skipped {s['path']}: {s['reason']}")
+
+
+def main() -> None:
+    cli(prog_name="rutinbot")

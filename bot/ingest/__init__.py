@@ -1,0 +1,1 @@
+"""Ingest stage: read files, clean their text and cut it into chunks."""

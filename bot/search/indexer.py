@@ -1,0 +1,250 @@
+"""Build the index: read the knowledge folder, chunk, embed only new text, publish atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings
+from bot.errors import DocumentError, RutinbotError
+from bot.ingest.chunk import chunk_segments
+from bot.ingest.clean import segments
+from bot.ingest.metadata import SIDECAR_SUFFIX, resolve, sidecar_path
+from bot.ingest.readers import SUPPORTED, read_document
+from bot.models import Chunk
+from bot.search import store
+from bot.search.dedup import mark_duplicates
+from bot.search.encoders import Encoder
+from bot.search.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks whose text was new and had to be encoded
+    reused: int = 0  # chunks whose vectors came from the previous index
+    duplicates: int = 0  # chunks marked as repeating an earlier passage
+    unchanged_documents: int = 0
+    removed_documents: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    folder: Path | None = None
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the encoder and BM25 read: the passage with its document title and heading path,
+    so a chunk that says "Målgrupp" alone still carries what it is the target group of."""
+    head = chunk.title + (f" – {chunk.section_path}" if chunk.section else "")
+    return f"{head}\n{chunk.text}"
+
+
+def knowledge_files(folder: Path) -> list[Path]:
+    """Documents in the knowledge folder, in a stable order; metadata and hidden files excluded."""
+    if not folder.is_dir():
+        raise RutinbotError(f"knowledge folder not found: {folder}")
+    files = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.name.endswith(SIDECAR_SUFFIX) or path.name.upper().startswith("README"):
+            continue
+        files.append(path)
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256(path.read_bytes())
+    side = sidecar_path(path)
+    if side.is_file():  # a changed title or date is a changed document
+        digest.update(side.read_bytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _build_lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RutinbotError(
+                f"another `rutinbot index` is already building in {root}; wait for it to finish"
+            ) from None
+        yield
+
+
+def _progress(total: int) -> Callable[[int], None]:
+    """A progress bar with counts and ETA on a terminal, plain log lines otherwise."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="chunk", desc="Embedding", leave=False)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+    done, started, step = 0, time.monotonic(), max(1, total // 10)
+
+    def report(n: int) -> None:
+        nonlocal done
+        before, done = done, done + n
+        if done // step != before // step or done >= total:
+            rate = done / max(time.monotonic() - started, 1e-9)
+            eta = (total - done) / rate if rate else 0.0
+            log.info("embedded %d/%d chunks (%.1f/s, ETA %.0fs)", done, total, rate, eta)
+
+    return report
+
+
+def _read_chunks(path: Path, rel: str, sha: str, settings: Settings) -> list[Chunk]:
+    result = read_document(path)
+    segs = segments(result.blocks)
+    text = " ".join(s.text for s in segs[:40])
+    meta = resolve(path, result.title, result.date, result.front_matter, text)
+    drafts = chunk_segments(segs, settings.chunking.target_chars, settings.chunking.max_chars)
+    if not drafts:
+        raise DocumentError(f"{rel}: no text left after cleaning")
+    return [
+        Chunk(
+            id=-1,
+            document=rel,
+            title=meta.title,
+            date=meta.date,
+            section=d.section,
+            section_id=d.section_no,
+            page=d.page,
+            position=i,
+            text=d.text,
+            sentences=d.sentences,
+            sha="",
+        )
+        for i, d in enumerate(drafts)
+    ]
+
+
+def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> BuildReport:
+    """Index the knowledge folder into settings.paths.index and make it the current index."""
+    started = time.monotonic()
+    root = settings.paths.index
+    report = BuildReport()
+    with _build_lock(root):
+        previous: dict[str, list[Chunk]] = {}
+        prev_docs: dict[str, store.DocumentRecord] = {}
+        cache: dict[str, np.ndarray] = {}
+        chunking = {"target_chars": settings.chunking.target_chars,
+                    "max_chars": settings.chunking.max_chars}
+        folder = store.current_dir(root)
+        if folder is not None and not full:
+            manifest = store.read_manifest(folder)
+            if manifest.encoder == encoder.name and manifest.format_version == store.FORMAT_VERSION:
+                old_chunks = store.read_chunks(folder)
+                old_vectors = store.read_vectors(folder)
+                cache = {c.sha: old_vectors[c.id] for c in old_chunks}
+                if manifest.chunking == chunking:
+                    prev_docs = {d.path: d for d in manifest.documents}
+                    for c in old_chunks:
+                        previous.setdefault(c.document, []).append(c)
+
+        knowledge = settings.paths.knowledge
+        docs: list[store.DocumentRecord] = []
+        chunks: list[Chunk] = []
+        for path in knowledge_files(knowledge):
+            rel = path.relative_to(knowledge).as_posix()
+            if path.suffix.lower() not in SUPPORTED:
+                report.skipped.append((rel, f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            try:
+                sha = _sha256(path)
+                old = prev_docs.get(rel)
+                if old is not None and old.sha256 == sha and rel in previous:
+                    doc_chunks = previous[rel]
+                    report.unchanged_documents += 1
+                else:
+                    doc_chunks = _read_chunks(path, rel, sha, settings)
+            except DocumentError as err:
+                report.skipped.append((rel, str(err)))
+                log.warning("skipped %s", err)
+                continue
+            except OSError as err:
+                report.skipped.append((rel, f"cannot be read: {err}"))
+                continue
+            first = len(chunks)
+            for c in doc_chunks:
+                chunk = Chunk(**{**c.__dict__, "id": len(chunks), "dup_of": None, "sha": ""})
+                sha_text = hashlib.sha256(embed_text(chunk).encode("utf-8")).hexdigest()[:32]
+                chunks.append(Chunk(**{**chunk.__dict__, "sha": sha_text}))
+            pages = [c.page for c in doc_chunks if c.page]
+            docs.append(
+                store.DocumentRecord(
+                    rel, doc_chunks[0].title, doc_chunks[0].date, sha, len(chunks) - first,
+                    max(pages) if pages else None,
+                )
+            )
+        report.removed_documents = sorted(set(prev_docs) - {d.path for d in docs})
+        chunks = mark_duplicates(chunks)
+        report.duplicates = sum(c.dup_of is not None for c in chunks)
+
+        vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for c in chunks:
+            if c.sha in cache:
+                vectors[c.id] = cache[c.sha]
+                report.reused += 1
+            else:
+                todo.setdefault(c.sha, []).append(c.id)  # identical text is encoded once
+        encode_started = time.monotonic()
+        shas = list(todo)
+        update = _progress(len(shas)) if shas else None
+        batch = max(1, getattr(encoder, "batch_size", 16))
+        for start in range(0, len(shas), batch):
+            part = shas[start : start + batch]
+            encoded = encoder.passages([embed_text(chunks[todo[s][0]]) for s in part])
+            for sha, vec in zip(part, encoded, strict=True):
+                vectors[todo[sha]] = vec
+            if update:
+                update(len(part))
+        report.embedded = sum(len(ids) for ids in todo.values())
+        report.encode_seconds = time.monotonic() - encode_started
+
+        build = store.new_build_dir(root)
+        try:
+            LexicalIndex.build([embed_text(c) for c in chunks]).save(build / "lexical")
+            manifest = store.Manifest(
+                format_version=store.FORMAT_VERSION,
+                encoder=encoder.name,
+                dim=encoder.dim,
+                chunk_count=len(chunks),
+                built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                chunking=chunking,
+                documents=tuple(docs),
+                skipped=tuple({"path": p, "reason": r} for p, r in report.skipped),
+            )
+            store.write_index(build, manifest, chunks, vectors)
+            report.folder = store.publish(root, build)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+    report.documents = len(docs)
+    report.chunks = len(chunks)
+    report.seconds = time.monotonic() - started
+    return report

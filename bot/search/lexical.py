@@ -1,0 +1,139 @@
+"""BM25 over Swedish text: stopwords, Snowball stemming, å/ä/ö folding and compound splitting."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
+_FOLD = str.maketrans("åäöéèüÅÄÖÉÈÜ", "aaoeeuAAOEEU")
+
+# Question words and verbs staff use to ask, on top of bm25s's Swedish stopwords: they say how
+# someone asks, not what about.
+_QUESTION_WORDS = {
+    "vad", "hur", "vem", "vilken", "vilket", "vilka", "varför", "när", "var", "finns", "gäller",
+    "ska", "skall", "kan", "får", "måste", "behöver", "jag", "vi", "man", "gör", "göra", "nåt",
+    "något", "några", "någon", "enligt", "typ", "bra", "vill", "blir", "sker", "ha", "har",
+}
+_MIN_PART = 4
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_SWEDISH
+
+    words = set(STOPWORDS_SWEDISH) | _QUESTION_WORDS
+    return frozenset(words | {w.translate(_FOLD) for w in words})
+
+
+class SwedishTokenizer:
+    """Tokens for BM25. The same instance must tokenize chunks and queries.
+
+    Compounds are split against the corpus's own vocabulary ("anhörigombud" also yields
+    "anhörig" and "ombud"), so a question phrased with the parts still meets the compound.
+    Tokens are folded to ASCII after stemming, so "forvantas" meets "förväntas".
+    """
+
+    def __init__(self, vocabulary: Iterable[str] = ()) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("swedish")
+        self._stop = _stopwords()
+        self.vocabulary = frozenset(vocabulary)
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    def words(self, text: str) -> list[str]:
+        return [w for w in _WORD.findall(text.lower()) if w not in self._stop and len(w) > 1]
+
+    def _stem(self, word: str) -> str:
+        return self._stemmer.stemWord(word).translate(_FOLD)
+
+    def learn_vocabulary(self, texts: Iterable[str]) -> None:
+        """Remember the stems that occur at least twice: the parts compounds may split into."""
+        counts = Counter(self._stem(w) for t in texts for w in self.words(t))
+        self.vocabulary = frozenset(s for s, n in counts.items() if n >= 2 and len(s) >= 3)
+        self._cache.clear()
+
+    def _split(self, word: str) -> tuple[str, ...]:
+        """Best two-part split of a compound whose parts both occur in the corpus."""
+        best: tuple[str, str] | None = None
+        folded = word.translate(_FOLD)
+        for i in range(_MIN_PART + 1, len(word) - _MIN_PART + 1):
+            left, right = word[:i], word[i:]
+            right_stem = self._stem(right)
+            if right_stem not in self.vocabulary or len(right_stem) < _MIN_PART:
+                continue
+            for head in (left, left[:-1] if left.endswith("s") else None):
+                if not head or len(head) < _MIN_PART + 1:
+                    continue
+                head_stem = self._stem(head)
+                if head_stem in self.vocabulary and head_stem != folded:
+                    # Prefer the most balanced split: "rapportering|skyldighet".
+                    if best is None or min(len(head), len(right)) > min(map(len, best)):
+                        best = (head_stem, right_stem)
+        return best or ()
+
+    def tokens(self, text: str) -> list[str]:
+        out: list[str] = []
+        for word in self.words(text):
+            parts = self._cache.get(word)
+            if parts is None:
+                stem = self._stem(word)
+                pieces = [p for p in word.split("-") if p] if "-" in word else [word]
+                extra: list[str] = []
+                for piece in pieces:
+                    if len(pieces) > 1:
+                        extra.append(self._stem(piece))
+                    if len(piece) >= 2 * _MIN_PART + 2:
+                        extra.extend(self._split(piece))
+                parts = (stem, *dict.fromkeys(p for p in extra if p != stem))
+                self._cache[word] = parts
+            out.extend(parts)
+        return out
+
+
+class LexicalIndex:
+    """BM25 (bm25s, Lucene variant) over tokenized chunks; a result's position is its chunk id."""
+
+    def __init__(self, tokenizer: SwedishTokenizer, bm25: object, size: int) -> None:
+        self.tokenizer = tokenizer
+        self._bm25 = bm25
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        import bm25s
+
+        tokenizer = SwedishTokenizer()
+        tokenizer.learn_vocabulary(texts)
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        corpus = [tokenizer.tokens(t) or ["\u2205"] for t in texts]
+        bm25.index(corpus, show_progress=False)
+        return cls(tokenizer, bm25, len(texts))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder))
+        (folder / "vocabulary.json").write_text(
+            json.dumps(sorted(self.tokenizer.vocabulary), ensure_ascii=False), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> LexicalIndex:
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(folder))
+        vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        return cls(SwedishTokenizer(vocabulary), bm25, size)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query (zeros when no query term is known)."""
+        tokens = self.tokenizer.tokens(query)
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
