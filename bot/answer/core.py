@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from bot import __version__
 from bot.answer import confidence
-from bot.answer.passages import distinct, to_citation
+from bot.answer.passages import best_sentence, distinct, excerpt, to_citation
 from bot.config import Settings
 from bot.errors import IndexMissingError, QuestionError
-from bot.models import Answer, Chunk
+from bot.models import Answer, Chunk, Citation, Hit
 from bot.search import store
 from bot.search.encoders import Encoder, load_encoder
 from bot.search.indexer import embed_text
-from bot.search.retriever import Retriever
+from bot.search.retriever import Ranking, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,17 @@ class IndexInfo:
     chunk_count: int
     documents: tuple[store.DocumentRecord, ...]
     skipped: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class Search:
+    """One question's retrieval: what `answer()` is made of, kept for benches and calibration."""
+
+    retriever: Retriever
+    ranking: Ranking
+    hits: tuple[Hit, ...]
+    citations: tuple[Citation, ...]
+    features: dict[str, float]
 
 
 class Answerer:
@@ -93,30 +104,50 @@ class Answerer:
             )
         return text
 
+    def search(self, text: str, count: int, fusion: str | None = None) -> Search:
+        """Rank a checked question and cite the first `count` distinct passages.
+
+        A hit whose best sentence is already shown in an earlier citation's excerpt is left
+        out, as is a repeat of an earlier passage elsewhere in the corpus (search.dedup).
+        Benches and calibration call this too, so they measure exactly what staff see.
+        """
+        retriever = self.retriever()
+        query_vector = self.encoder.queries([text])[0]
+        ranking = retriever.rank(query_vector, text, fusion=fusion)
+        tokenize = retriever.lexical.tokenizer.tokens
+        query_tokens = set(ranking.query_tokens)
+        shown: set[tuple[str, int, int]] = set()
+        hits: list[Hit] = []
+        citations: list[Citation] = []
+        for hit in distinct(ranking.hits):
+            chunk = hit.chunk
+            best = best_sentence(chunk, query_tokens, tokenize, hit.window)
+            section = retriever.section_text(chunk.id)
+            key = (chunk.document, chunk.section_id)
+            if (*key, section.index[(chunk.id, best)]) in shown:
+                continue
+            text_, span, positions = excerpt(section, chunk, hit.window, best)
+            shown.update((*key, p) for p in positions)
+            hits.append(hit)
+            citations.append(to_citation(hit, text_, span))
+            if len(citations) >= count:
+                break
+        top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
+        feats = confidence.features(ranking, top_tokens, retriever.lexical.idf)
+        return Search(retriever, ranking, tuple(hits), tuple(citations), feats)
+
     def answer(self, question: object, *, limit: int | None = None, offset: int = 0) -> Answer:
         """Answer a question with ranked citations; `offset` pages further ("Fler källor")."""
         text = self.check_question(question)
-        retriever = self.retriever()
         limit = limit or self.settings.answer.citations
-        query_vector = self.encoder.queries([text])[0]
-        ranking = retriever.rank(query_vector, text)
-        hits = []
-        for hit in distinct(ranking.hits):
-            hits.append(hit)
-            if len(hits) >= offset + limit:
-                break
-        tokenize = retriever.lexical.tokenizer.tokens
-        top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
-        feats = confidence.features(ranking, top_tokens)
-        prob = self.calibration.probability(feats) if hits else 0.0
-        query_tokens = set(ranking.query_tokens)
-        citations = tuple(to_citation(h, query_tokens, tokenize) for h in hits[offset:])
+        found = self.search(text, offset + limit)
+        prob = self.calibration.probability(found.features) if found.hits else 0.0
         return Answer(
             question=text,
             answered=prob >= self.settings.answer.min_confidence,
             confidence=prob,
-            citations=citations,
-            index_id=retriever.folder.name,
+            citations=found.citations[offset:],
+            index_id=found.retriever.folder.name,
         )
 
     def section(self, chunk_id: int, index_id: str | None = None) -> list[Chunk]:

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from bot.models import Chunk, Citation, Hit
+from bot.search.sections import SectionText
 
 MAX_CHARS = 1000
 
 
-def best_sentence(chunk: Chunk, query_tokens: set[str], tokens: Callable[[str], list[str]]) -> int:
-    """Index of the sentence sharing most of the question's terms (the first, if none do)."""
-    best, best_score = 0, 0.0
-    for i, (start, end) in enumerate(chunk.sentences):
+def best_sentence(
+    chunk: Chunk, query_tokens: set[str], tokens: Callable[[str], list[str]], window: int = 0
+) -> int:
+    """The sentence to mark: within the best-matching window, the one sharing most of the
+    question's terms (the window's first sentence if none do)."""
+    first, last = chunk.windows[window] if chunk.windows else (0, len(chunk.sentences))
+    best, best_score = first, 0.0
+    for i in range(first, last):
+        start, end = chunk.sentences[i]
         sent = set(tokens(chunk.text[start:end]))
         score = len(sent & query_tokens) + 0.001 * len(sent)  # ties: the fuller sentence
         if score > best_score + 1e-9 and sent & query_tokens:
@@ -20,27 +26,32 @@ def best_sentence(chunk: Chunk, query_tokens: set[str], tokens: Callable[[str], 
     return best
 
 
-def trim(chunk: Chunk, center: int, limit: int = MAX_CHARS) -> tuple[str, tuple[int, int] | None]:
-    """The chunk's text, or a window of whole sentences around `center` when it is too long."""
-    spans = chunk.sentences
-    if not spans:
-        return chunk.text[:limit], None
-    if len(chunk.text) <= limit:
-        start, end = spans[center]
-        return chunk.text, (start, end)
-    lo = hi = center
-    while True:
+def excerpt(
+    section: SectionText, chunk: Chunk, window: int, best: int, limit: int = MAX_CHARS
+) -> tuple[str, tuple[int, int], range]:
+    """Text around the best window, grown with the section's neighbouring sentences (across
+    chunk borders) up to `limit` characters; the best sentence's span; the positions shown."""
+    first, last = chunk.windows[window] if chunk.windows else (best, best + 1)
+    center = section.index[(chunk.id, best)]
+    lo, hi = section.index[(chunk.id, first)], section.index[(chunk.id, last - 1)]
+    sents = section.sentences
+
+    def size(a: int, b: int) -> int:
+        return sum(len(s) for s in sents[a : b + 1]) + (b - a)
+
+    if size(lo, hi) > limit:
+        lo = hi = center
+    while True:  # grow forwards first: text after a match usually continues the answer
         grown = False
-        if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= limit:
+        if hi + 1 < len(sents) and size(lo, hi + 1) <= limit:
             hi, grown = hi + 1, True
-        if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= limit:
+        if lo > 0 and size(lo - 1, hi) <= limit:
             lo, grown = lo - 1, True
         if not grown:
             break
-    begin, stop = spans[lo][0], spans[hi][1]
-    text = chunk.text[begin:stop][:limit]
-    s, e = spans[center]
-    return text, (s - begin, min(e - begin, len(text)))
+    text = " ".join(sents[lo : hi + 1])[:limit]
+    start = size(lo, center - 1) + 1 if center > lo else 0
+    return text, (start, min(start + len(sents[center]), len(text))), range(lo, hi + 1)
 
 
 def distinct(hits: Iterable[Hit]) -> Iterable[Hit]:
@@ -54,9 +65,8 @@ def distinct(hits: Iterable[Hit]) -> Iterable[Hit]:
         yield hit
 
 
-def to_citation(hit: Hit, query_tokens: set[str], tokens: Callable[[str], list[str]]) -> Citation:
+def to_citation(hit: Hit, text: str, span: tuple[int, int] | None) -> Citation:
     chunk = hit.chunk
-    text, span = trim(chunk, best_sentence(chunk, query_tokens, tokens))
     return Citation(
         document=chunk.document,
         title=chunk.title,

@@ -10,10 +10,56 @@ from bot.ingest.clean import Segment
 
 # Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = {
-    "bl.a", "t.ex", "m.m", "dvs", "d.v.s", "kap", "ca", "enl", "s.k", "fr.o.m", "t.o.m", "nr",
-    "st", "jfr", "resp", "ev", "inkl", "exkl", "fl", "m.fl", "o.s.v", "osv", "p.g.a", "pga",
-    "f.d", "tel", "mm", "kl", "s", "sid", "prop", "a.a", "ff", "mfl", "tkr", "mkr", "kr",
-    "e.d", "ang", "avd", "d", "t", "m", "jan", "feb", "aug", "sept", "okt", "nov", "dec",
+    "bl.a",
+    "t.ex",
+    "m.m",
+    "dvs",
+    "d.v.s",
+    "kap",
+    "ca",
+    "enl",
+    "s.k",
+    "fr.o.m",
+    "t.o.m",
+    "nr",
+    "st",
+    "jfr",
+    "resp",
+    "ev",
+    "inkl",
+    "exkl",
+    "fl",
+    "m.fl",
+    "o.s.v",
+    "osv",
+    "p.g.a",
+    "pga",
+    "f.d",
+    "tel",
+    "mm",
+    "kl",
+    "s",
+    "sid",
+    "prop",
+    "a.a",
+    "ff",
+    "mfl",
+    "tkr",
+    "mkr",
+    "kr",
+    "e.d",
+    "ang",
+    "avd",
+    "d",
+    "t",
+    "m",
+    "jan",
+    "feb",
+    "aug",
+    "sept",
+    "okt",
+    "nov",
+    "dec",
 }
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“”'(\[]?[A-ZÅÄÖ0-9•▪–-])|\s+(?=[•▪]\s)")
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
@@ -53,6 +99,12 @@ def _cut_long(sentence: str, max_chars: int) -> list[str]:
         return [sentence]
     pieces, current = [], ""
     for word in sentence.split(" "):
+        while len(word) > max_chars:  # a long URL: no word boundary to cut at
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(word[:max_chars])
+            word = word[max_chars:]
         if current and len(current) + 1 + len(word) > max_chars:
             pieces.append(current)
             current = word
@@ -88,6 +140,26 @@ def _pack(sentences: list[str], target: int, max_chars: int) -> list[list[str]]:
     if current and (not groups or current != groups[-1][-len(current) :]):
         groups.append(current)
     return groups
+
+
+def group_windows(spans: tuple[tuple[int, int], ...], target: int) -> tuple[tuple[int, int], ...]:
+    """Consecutive sentences grouped into windows of about `target` characters.
+
+    A short tail joins the window before it, so no window is a lone fragment.
+    """
+    windows: list[list[int]] = []
+    start, size = 0, 0
+    for i, (s, e) in enumerate(spans):
+        size += e - s
+        if size >= target:
+            windows.append([start, i + 1])
+            start, size = i + 1, 0
+    if start < len(spans):
+        if windows and size < target // 3:
+            windows[-1][1] = len(spans)
+        else:
+            windows.append([start, len(spans)])
+    return tuple((a, b) for a, b in windows)
 
 
 def chunk_segments(

@@ -17,7 +17,7 @@ _FURNITURE = [
         r"justerandes\s+sign(atur)?\s*(utdragsbestyrkande)?",
         r"(underskrift\s*)?utdragsbestyrkande",
         r"protokollsförslag",
-        r"sida\s*\d+\s*(\(\s*\d+\s*\)|av\s*\d+)?",
+        r"(protokoll\s+)?sida\s*\d+\s*(\(\s*\d+\s*\)|av\s*\d+)?",  # "PROTOKOLL Sida 1(7)"
         r"\d+\s*\(\s*\d+\s*\)",
         r"\d+\s+av\s+\d+",
         r"[-–_=\s]{5,}",
@@ -32,15 +32,48 @@ _TAG = re.compile(r"</?(i|b|u|em|strong)>", re.IGNORECASE)
 
 # Headings of Swedish protocols, tjänsteskrivelser and reports, when they stand alone on a line.
 PROTOCOL_HEADINGS = {
-    "ärendet", "ärendebeskrivning", "beskrivning av ärendet", "bakgrund", "beslut",
-    "förslag", "förslag till beslut", "beslutsunderlag", "sammanfattning", "syfte", "mål",
-    "syfte och mål", "yrkande", "yrkanden", "proposition", "beslutsgång", "reservation",
-    "protokollsanteckning", "uppföljning", "barnrättsprövning", "inledning", "metod",
-    "resultat", "analys", "slutsats", "slutsatser", "referenser", "referenslista",
-    "ekonomiska konsekvenser", "ekonomiska konsekvenser för kommunen", "övriga konsekvenser",
-    "överväganden", "bedömning", "förvaltningens bedömning", "tjänsteskrivelse",
-    "förslag till åtgärder", "rekommendationer", "bilagor", "sammanfattande bedömning",
-    "revisionell bedömning", "rekommendation", "utvecklingsbehov",
+    "ärendet",
+    "ärendebeskrivning",
+    "beskrivning av ärendet",
+    "bakgrund",
+    "beslut",
+    "förslag",
+    "förslag till beslut",
+    "beslutsunderlag",
+    "sammanfattning",
+    "syfte",
+    "mål",
+    "syfte och mål",
+    "yrkande",
+    "yrkanden",
+    "proposition",
+    "beslutsgång",
+    "reservation",
+    "protokollsanteckning",
+    "uppföljning",
+    "barnrättsprövning",
+    "inledning",
+    "metod",
+    "resultat",
+    "analys",
+    "slutsats",
+    "slutsatser",
+    "referenser",
+    "referenslista",
+    "ekonomiska konsekvenser",
+    "ekonomiska konsekvenser för kommunen",
+    "övriga konsekvenser",
+    "överväganden",
+    "bedömning",
+    "förvaltningens bedömning",
+    "tjänsteskrivelse",
+    "förslag till åtgärder",
+    "rekommendationer",
+    "bilagor",
+    "sammanfattande bedömning",
+    "revisionell bedömning",
+    "rekommendation",
+    "utvecklingsbehov",
 }
 _PARAGRAPH_SIGN = re.compile(r"^(?:[A-ZÅÄÖ]{2,5}\s+)?§\s*(\d+(?:\s*/\s*\d+)?)?\s*(.*)$")
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.){0,3}\d{1,2})\.?\s+(\S.*)$")
@@ -100,16 +133,16 @@ def heading_level(line: str) -> int:
             and not _SENTENCE_END.search(rest)
             and not rest.rstrip().endswith(",")
             and sum(ch.isdigit() for ch in rest) <= 4
-            and not re.search(r"\(|\d{4}|et al|m\.fl", rest)  # a footnote, not a heading
+            and not re.search(r"\(|\d{4}|et al|m\.fl|^[Ii]bid\b", rest)  # a footnote
         ):
             return 2 + number.count(".")
         return 0
     bare = line.rstrip(":").strip()
     if bare.lower() in PROTOCOL_HEADINGS:
-        return 9  # attaches below whatever structural heading is open
+        return 8  # attaches below whatever structural heading is open
     letters = [ch for ch in bare if ch.isalpha()]
     if len(letters) >= 4 and bare.isupper() and len(bare.split()) <= 8:
-        return 2
+        return 1  # "BILAGA 1", "PROJEKTPLAN": a new part of a bundled document
     return 0
 
 
@@ -126,6 +159,13 @@ def _join(prev: str, line: str, hyphenated_vocab: set[str]) -> str:
         if first[0].isupper():  # "Lex-\nSarah"
             return prev + line
     return prev + " " + line
+
+
+def _reads_on(para: str, line: str) -> bool:
+    """Whether `line`, after a blank line, continues the sentence `para` left open."""
+    if para.endswith("-") and para[-2:-1].isalpha():
+        return True  # hyphenated across the break
+    return line[:1].islower() and not para.endswith((".", "!", "?", ":", ";"))
 
 
 def segments(blocks: Iterable[Block]) -> list[Segment]:
@@ -145,22 +185,29 @@ def segments(blocks: Iterable[Block]) -> list[Segment]:
             out.append(Segment(para.strip(), 0, para_page))
         para = ""
 
+    # "next": a "§ 42/23 dnr" line takes the next line as its title; "wrap": a heading may
+    # continue on lines that start in lower case. Both carry over blank lines, because
+    # double-spaced extractions put a blank line after every line.
+    title_mode = ""
     for block in blocks:
         if block.kind == "heading":
             flush()
+            title_mode = ""
             out.append(Segment(_norm(block.text), max(block.level, 1), block.page))
             continue
         lines = [_norm(raw) for raw in block.text.splitlines() if not _TOC_LINE.match(raw.strip())]
         lines = [ln for ln in lines if ln and not is_furniture(ln, headers)]
-        title_mode = ""  # "next": a "§ 42/23 dnr" line takes the next line as its title;
-        # "wrap": a heading may continue on lines that start in lower case
+        if para and lines and not _reads_on(para, lines[0]):
+            flush()  # a blank line ends a paragraph unless the sentence plainly goes on
         for i, line in enumerate(lines):
             following = lines[i + 1] if i + 1 < len(lines) else ""
             if title_mode and out and out[-1].heading_level and not heading_level(line):
                 if title_mode == "next" or (line[:1].islower() and len(out[-1].text) < 160):
                     last = out.pop()
                     out.append(Segment(f"{last.text} {line}", last.heading_level, last.page))
-                    title_mode = "wrap"
+                    # "§ 122", then "Dnr BUN/2020:161": the title is on the line after that
+                    diary = title_mode == "next" and not re.search(r"[a-zåäö]{3}", line)
+                    title_mode = "next" if diary else "wrap"
                     continue
             title_mode = ""
             level = heading_level(line)
@@ -198,5 +245,5 @@ def segments(blocks: Iterable[Block]) -> list[Segment]:
                 para, para_page = line, block.page
             else:
                 para = _join(para, line, hyphenated_vocab)
-        flush()
+    flush()
     return out

@@ -40,8 +40,9 @@ def mark_duplicates(chunks: list[Chunk]) -> list[Chunk]:
             cols.append(vocab.setdefault(h, len(vocab)))
     if not rows:
         return chunks
-    m = csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                   shape=(len(chunks), len(vocab)))
+    m = csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(chunks), len(vocab))
+    )
     overlap = (m @ m.T).tocoo()
     sizes = np.array([len(s) for s in sets], dtype=np.float32)
     parent = list(range(len(chunks)))

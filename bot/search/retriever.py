@@ -1,4 +1,4 @@
-"""Rank chunks for a question: dense and BM25 scores over the same chunks, fused."""
+"""Rank chunks for a question: dense (best window) and BM25 scores over the same chunks, fused."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from bot.models import Chunk, Hit
 from bot.search import store
 from bot.search.dense import DenseIndex
 from bot.search.lexical import LexicalIndex
+from bot.search.sections import SectionText, section_text
+
+LEXICAL_SCALE = 3.0  # BM25 / best BM25 lands in [0, 3], about the spread of a z-scored cosine
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,10 @@ class Ranking:
     """Everything one search computed: fused hits and the raw score arrays behind them."""
 
     hits: tuple[Hit, ...]  # best first, fused
-    dense: np.ndarray  # cosine per chunk
-    lexical: np.ndarray  # BM25 per chunk
-    query_tokens: tuple[str, ...]
+    dense: np.ndarray  # per chunk: cosine of its best window
+    lexical: np.ndarray  # per chunk: BM25
+    query_tokens: tuple[str, ...]  # as indexed, typos corrected
+    missing_tokens: tuple[str, ...] = ()  # query terms no chunk contains
 
 
 def rrf(rankings: list[np.ndarray], k: int, weights: list[float]) -> dict[int, float]:
@@ -33,8 +37,21 @@ def rrf(rankings: list[np.ndarray], k: int, weights: list[float]) -> dict[int, f
     return fused
 
 
+def weighted(dense: np.ndarray, lexical: np.ndarray, wd: float, wl: float) -> np.ndarray:
+    """A weighted sum of the z-scored cosine and BM25 relative to the query's best BM25.
+
+    Cosines from e5 crowd into a narrow band (0.80-0.92) whose level varies per question, so
+    they are standardised over the corpus; BM25 is divided by its maximum, which keeps "how
+    much of the best lexical match" and is zero where no query term occurs.
+    """
+    z = (dense - dense.mean()) / (dense.std() + 1e-9)
+    top = float(lexical.max()) if lexical.size else 0.0
+    lex = lexical / top * LEXICAL_SCALE if top > 0 else np.zeros_like(lexical)
+    return wd * z + wl * lex
+
+
 class Retriever:
-    """One loaded index: chunks, dense vectors and BM25, ready to rank."""
+    """One loaded index: chunks, window vectors and BM25, ready to rank."""
 
     def __init__(self, folder: Path, manifest: store.Manifest, settings: RetrievalSettings):
         self.folder = folder
@@ -42,24 +59,51 @@ class Retriever:
         self.settings = settings
         self.chunks: list[Chunk] = store.read_chunks(folder)
         self.dense = DenseIndex(store.read_vectors(folder))
+        self.owners, _ = store.read_windows(folder)
+        # Row of each chunk's first window: a window's number within its chunk is row - first.
+        self._first_row = np.zeros(len(self.chunks), dtype=np.int64)
+        if len(self.owners):
+            changes = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
+            self._first_row[self.owners[changes]] = changes
         self.lexical = LexicalIndex.load(folder / "lexical", len(self.chunks))
+        self._section_text: dict[tuple[str, int], SectionText] = {}
         self._by_section: dict[tuple[str, int], list[Chunk]] = {}
         for c in self.chunks:
             self._by_section.setdefault((c.document, c.section_id), []).append(c)
+
+    def section_text(self, chunk_id: int) -> SectionText:
+        """The sentences of a chunk's section, once each (cached: excerpts need them often)."""
+        c = self.chunks[chunk_id]
+        key = (c.document, c.section_id)
+        found = self._section_text.get(key)
+        if found is None:
+            found = self._section_text[key] = section_text(self._by_section[key])
+        return found
 
     def section(self, chunk_id: int) -> list[Chunk]:
         """All chunks of the section a chunk belongs to, in document order."""
         c = self.chunks[chunk_id]
         return self._by_section[(c.document, c.section_id)]
 
+    def chunk_dense(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per chunk: the cosine of its best window, and that window's row."""
+        rows = self.dense.scores(query_vector)
+        best = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.owners, rows)
+        best_row = np.zeros(len(self.chunks), dtype=np.int64)
+        order = np.argsort(rows, kind="stable")  # ascending: the best row is written last
+        best_row[self.owners[order]] = order
+        return best, best_row
+
     def rank(self, query_vector: np.ndarray, question: str, fusion: str | None = None) -> Ranking:
         fusion = fusion or self.settings.fusion
         n = len(self.chunks)
-        tokens = tuple(self.lexical.tokenizer.tokens(question))
+        known, missing = self.lexical.resolve(question)
+        tokens = tuple(known)
         if n == 0:
-            return Ranking((), np.zeros(0), np.zeros(0), tokens)
-        dense = self.dense.scores(query_vector)
-        lexical = self.lexical.scores(question)
+            return Ranking((), np.zeros(0), np.zeros(0), tokens, tuple(missing))
+        dense, best_row = self.chunk_dense(query_vector)
+        lexical = self.lexical.scores_for(known)
         depth = min(self.settings.candidates, n)
         dense_order = np.argsort(-dense, kind="stable")[:depth]
         lex_order = np.argsort(-lexical, kind="stable")[:depth]
@@ -68,12 +112,18 @@ class Retriever:
             fused = {int(i): float(dense[i]) for i in dense_order}
         elif fusion == "lexical":
             fused = {int(i): float(lexical[i]) for i in lex_order}
-        else:
+        elif fusion == "rrf":
             fused = rrf(
                 [dense_order, lex_order],
                 self.settings.rrf_k,
                 [self.settings.dense_weight, self.settings.lexical_weight],
             )
+        else:
+            scores = weighted(
+                dense, lexical, self.settings.dense_weight, self.settings.lexical_weight
+            )
+            pool = np.union1d(dense_order, lex_order)
+            fused = {int(i): float(scores[i]) for i in pool}
         dense_rank = {int(i): r for r, i in enumerate(dense_order, start=1)}
         lex_rank = {int(i): r for r, i in enumerate(lex_order, start=1)}
         order = sorted(fused, key=lambda i: (-fused[i], -dense[i]))
@@ -85,7 +135,8 @@ class Retriever:
                 lexical=float(lexical[i]),
                 dense_rank=dense_rank.get(i),
                 lexical_rank=lex_rank.get(i),
+                window=int(best_row[i] - self._first_row[i]),
             )
             for i in order
         )
-        return Ranking(hits, dense, lexical, tokens)
+        return Ranking(hits, dense, lexical, tokens, tuple(missing))

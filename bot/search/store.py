@@ -4,7 +4,8 @@ embeddings/
   current -> index-20261122T110900123456   (a symlink, replaced atomically)
   index-…/manifest.json   encoder, dimension, chunk count, build time, documents
   index-…/chunks.jsonl    one chunk a line; a chunk's line number is its id
-  index-…/vectors.npy     float32, one normalised row per chunk
+  index-…/vectors.npy     float32, one normalised row per window (a few sentences of a chunk)
+  index-…/windows.json    for each row: the chunk it belongs to and the hash of its text
   index-…/lexical/        bm25s files and the compound-splitting vocabulary
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 from bot.errors import IndexMismatchError, IndexMissingError
 from bot.models import Chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "current"
 KEEP_OLD = 1  # older index folders kept beside the current one, for a process still using them
 
@@ -67,6 +68,7 @@ def chunk_to_json(chunk: Chunk) -> dict:
     data = dataclasses.asdict(chunk)
     data["section"] = list(chunk.section)
     data["sentences"] = [list(s) for s in chunk.sentences]
+    data["windows"] = [list(w) for w in chunk.windows]
     return data
 
 
@@ -76,6 +78,7 @@ def chunk_from_json(data: dict) -> Chunk:
             **data,
             "section": tuple(data["section"]),
             "sentences": tuple(tuple(s) for s in data["sentences"]),
+            "windows": tuple(tuple(w) for w in data.get("windows", ())),
         }
     )
 
@@ -100,6 +103,12 @@ def read_chunks(folder: Path) -> list[Chunk]:
 
 def read_vectors(folder: Path) -> np.ndarray:
     return np.load(folder / "vectors.npy")
+
+
+def read_windows(folder: Path) -> tuple[np.ndarray, list[str]]:
+    """For each vector row: the id of its chunk, and the hash of the text it encodes."""
+    data = json.loads((folder / "windows.json").read_text(encoding="utf-8"))
+    return np.asarray(data["chunk"], dtype=np.int64), list(data["sha"])
 
 
 def open_current(root: Path, encoder_name: str | None = None) -> tuple[Path, Manifest]:
@@ -131,12 +140,20 @@ def new_build_dir(root: Path) -> Path:
 
 
 def write_index(
-    folder: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray
+    folder: Path,
+    manifest: Manifest,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    owners: np.ndarray,
+    shas: list[str],
 ) -> None:
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for chunk in chunks:
             fh.write(json.dumps(chunk_to_json(chunk), ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors.astype(np.float32))
+    (folder / "windows.json").write_text(
+        json.dumps({"chunk": [int(o) for o in owners], "sha": shas}), encoding="utf-8"
+    )
     # The manifest is written last: a folder without one is an unfinished build.
     (folder / "manifest.json").write_text(
         json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"

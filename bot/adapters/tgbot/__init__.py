@@ -1,0 +1,1 @@
+"""Telegram front end: `build_application(...)` wires it; `serve(...)` runs it."""

@@ -1,0 +1,199 @@
+"""Wire the Telegram bot in one place (`build_application`) and run it (`serve`, `run`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import signal
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.adapters.tgbot import handlers
+from bot.adapters.tgbot.callbacks import ButtonStore
+from bot.answer.core import Answerer
+from bot.config import Settings
+from bot.errors import ConfigError, RutinbotError
+from bot.recording import Recorder
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+COMMANDS = [
+    BotCommand("help", "Hjälp och exempel på frågor"),
+    BotCommand("kallor", "Dokumenten jag svarar ur"),
+    BotCommand("om", "Version och kunskapsbankens datum"),
+]
+_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def read_token() -> str:
+    """The bot token, from the environment only."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"{TOKEN_ENV} is not set: create a bot with @BotFather and export its token "
+            "(see docs/telegram.md)"
+        )
+    return token
+
+
+def read_webhook_secret() -> str:
+    """$TELEGRAM_WEBHOOK_SECRET, or a random one: the webhook is registered anew at each start."""
+    secret = os.environ.get(SECRET_ENV, "").strip()
+    if not secret:
+        return secrets.token_urlsafe(32)
+    if not _SECRET_CHARS.fullmatch(secret):
+        raise ConfigError(f"{SECRET_ENV} must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return secret
+
+
+def build_application(
+    settings: Settings, answerer: Answerer, recorder: Recorder, token: str
+) -> Application:
+    """The whole bot: every handler registered here and nowhere else."""
+    tg = settings.telegram
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))  # waits out Telegram's 429 retry_after
+        .concurrent_updates(64)  # one slow question must not hold up everyone else's
+        .defaults(
+            # Every text the bot sends is HTML, and every piece of it is escaped in render.py.
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .build()
+    )
+    application.bot_data["services"] = handlers.Services(
+        settings, answerer, recorder, ButtonStore()
+    )
+
+    application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
+    application.add_handler(CommandHandler(["start", "help"], handlers.help_cmd))
+    application.add_handler(CommandHandler("kallor", handlers.sources_cmd))
+    application.add_handler(CommandHandler("om", handlers.about_cmd))
+    application.add_handler(MessageHandler(filters.COMMAND, handlers.help_cmd))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, handlers.ask))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def _polling_error(error: TelegramError) -> None:
+    log.warning("polling failed (%s); retrying", error)
+
+
+async def serve(
+    application: Application,
+    settings: Settings,
+    stop: asyncio.Event,
+    webhook_secret: str | None = None,
+) -> None:
+    """Run until `stop` is set: long polling, or a webhook that checks Telegram's secret token."""
+    tg = settings.telegram
+    try:
+        await application.initialize()  # getMe: checks the token
+    except InvalidToken:
+        raise ConfigError(
+            f"Telegram rejected the bot token in {TOKEN_ENV}: check it with @BotFather"
+        ) from None
+    except NetworkError as err:
+        host = urlsplit(tg.base_url).netloc
+        reason = str(err).replace(application.bot.token, "[TOKEN]")
+        raise RutinbotError(f"cannot reach the Telegram Bot API at {host}: {reason}") from None
+    try:
+        try:
+            await application.bot.set_my_commands(COMMANDS)
+        except TelegramError as err:
+            log.warning("could not set the command menu: %s", err)
+        if tg.mode == "webhook":
+            await application.updater.start_webhook(
+                listen=tg.webhook_listen,
+                port=tg.webhook_port,
+                url_path=urlsplit(tg.webhook_url).path,
+                webhook_url=tg.webhook_url,
+                secret_token=webhook_secret or read_webhook_secret(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            await application.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error
+            )
+        await application.start()
+        log.info("running as @%s (%s)", application.bot.username, tg.mode)
+        await stop.wait()
+    finally:
+        if application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+
+class HideSecret(logging.Filter):
+    """Replaces a secret in every log line and traceback, should anything ever log it."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "[TOKEN]"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.secret in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, "[TOKEN]")
+        return True
+
+
+def quiet_logs(token: str) -> None:
+    """Keep the token and questions out of the logs: httpx logs URLs (which hold the token) at
+    INFO, python-telegram-bot logs whole updates at DEBUG."""
+    for name in ("httpx", "httpcore", "tornado.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(HideSecret(token))
+
+
+def run(settings: Settings, answerer: Answerer, recorder: Recorder, token: str) -> None:
+    """`rutinbot telegram`: build the bot and serve until SIGINT or SIGTERM."""
+    quiet_logs(token)
+    application = build_application(settings, answerer, recorder, token)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(application, settings, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as err:  # e.g. the webhook port is taken
+        raise RutinbotError(f"cannot start the bot: {err}") from None

@@ -1,0 +1,146 @@
+"""HTML for Telegram: every piece of document and user text escaped, messages under 4096.
+
+Telegram's 4096 limit is on the text after parsing the HTML, in UTF-16 code units (an emoji
+counts twice), so a text full of escaped `&` and `<` may be much longer as HTML than it looks.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.adapters.text import ANSWERED, NOT_ANSWERED, source_line
+from bot.answer.core import IndexInfo
+from bot.models import Answer, Chunk, Citation
+
+MAX_MESSAGE = 4096  # Telegram's limit for a text message
+MAX_CAPTION = 1024  # ... and for a document's caption
+MAX_TOAST = 200  # ... and for the text of a callback answer
+NO_DOCUMENTS = "Kunskapsbanken innehåller inga dokument ännu. Kontakta administratören."
+NOTED_AS_GAP = "Frågan har noterats, så att dokumenten kan kompletteras."
+_TAG = re.compile(r"<[^>]*>")
+
+
+def esc(text: str) -> str:
+    # quote=False: Telegram knows &quot; but not every entity html.escape can produce.
+    return html.escape(text, quote=False)
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible(markup: str) -> int:
+    """Length of our own HTML as Telegram counts it, after parsing (tags gone, entities one)."""
+    return units(html.unescape(_TAG.sub("", markup)))
+
+
+def clip(text: str, limit: int) -> str:
+    """Plain text cut at a word boundary to at most `limit` UTF-16 units (with an ellipsis)."""
+    if units(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    while units(cut) > limit - 1:
+        cut = cut[:-1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def pack(blocks: list[str], limit: int = MAX_MESSAGE, sep: str = "\n\n") -> list[str]:
+    """Join self-contained HTML blocks into as few messages as fit, splitting only between them."""
+    parts: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}{sep}{block}" if current else block
+        if visible(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        current = block
+    if current:
+        parts.append(current)
+    return parts
+
+
+def passage(c: Citation, limit: int = 2000) -> str:
+    """The passage with its most relevant sentence in bold, escaped piece by piece."""
+    text = clip(c.text, limit)
+    if not c.highlight or c.highlight[1] > len(text):
+        return esc(text)
+    s, e = c.highlight
+    return f"{esc(text[:s])}<b>{esc(text[s:e])}</b>{esc(text[e:])}"
+
+
+def citation_block(n: int, c: Citation) -> str:
+    head = f"<b>[{n}]</b> <i>{esc(clip(source_line(c), 600))}</i>"
+    return f"{head}\n{passage(c)}"
+
+
+def answer_messages(answer: Answer, first: int = 1) -> list[str]:
+    """An answer as one or a few messages, split only between passages."""
+    blocks = []
+    if first == 1:
+        blocks.append(f"<b>{esc(ANSWERED if answer.answered else NOT_ANSWERED)}</b>")
+    blocks += [citation_block(n, c) for n, c in enumerate(answer.citations, start=first)]
+    if first == 1 and not answer.citations:
+        blocks.append(esc(NO_DOCUMENTS))
+    if first == 1 and not answer.answered:
+        blocks.append(f"<i>{esc(NOTED_AS_GAP)}</i>")
+    return pack(blocks)
+
+
+def section_heading(chunks: list[Chunk]) -> str:
+    top = chunks[0]
+    where = top.title + (f" › {top.section_path}" if top.section else "")
+    return where + (f" ({top.date})" if top.date else "")
+
+
+def section_messages(chunks: list[Chunk]) -> list[str]:
+    """A whole section: a heading, then its passages in order, split between passages."""
+    blocks = [f"<b>{esc(clip(section_heading(chunks), 1000))}</b>"]
+    page = None
+    for chunk in chunks:
+        text = esc(clip(chunk.text, 3000))
+        if chunk.page and chunk.page != page:
+            text = f"<i>s. {chunk.page}</i>\n{text}"
+            page = chunk.page
+        blocks.append(text)
+    return pack(blocks)
+
+
+def section_text(chunks: list[Chunk]) -> str:
+    """A whole section as plain text, for sending as a file when it is too long for a chat."""
+    lines = [section_heading(chunks), f"Fil: {chunks[0].document}", ""]
+    page = None
+    for chunk in chunks:
+        if chunk.page and chunk.page != page:
+            lines.append(f"[s. {chunk.page}]")
+            page = chunk.page
+        lines += [chunk.text, ""]
+    return "\n".join(lines)
+
+
+def sources_messages(info: IndexInfo) -> list[str]:
+    """/kallor: the documents the bot answers from, with their dates."""
+    if not info.documents:
+        return [esc(NO_DOCUMENTS)]
+    blocks = [f"<b>Dokument jag svarar ur ({len(info.documents)} st):</b>"]
+    for d in sorted(info.documents, key=lambda d: (d.title.lower(), d.path)):
+        date = f" ({d.date})" if d.date else " (datum saknas)"
+        blocks.append(f"• {esc(clip(d.title, 300))}{esc(date)}")
+    return pack(blocks, sep="\n")
+
+
+def about_message(info: IndexInfo) -> str:
+    """/om: version, index date and encoder."""
+    return (
+        "<b>rutinbot</b>\n"
+        f"Version: {esc(info.version)}\n"
+        f"Kunskapsbanken indexerad: {esc(info.built_at)}\n"
+        f"Modell för sökning: {esc(info.encoder)}\n"
+        f"Dokument: {len(info.documents)}, textavsnitt: {info.chunk_count}"
+    )
