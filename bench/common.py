@@ -33,8 +33,14 @@ def load_questions(path: Path) -> list[Question]:
             if line.strip():
                 d = json.loads(line)
                 out.append(
-                    Question(d["id"], d["question"], bool(d["answerable"]), d.get("doc"),
-                             d.get("quote"), d.get("style", ""))
+                    Question(
+                        d["id"],
+                        d["question"],
+                        bool(d["answerable"]),
+                        d.get("doc"),
+                        d.get("quote"),
+                        d.get("style", ""),
+                    )
                 )
     return out
 

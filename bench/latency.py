@@ -52,13 +52,17 @@ def build_speed(cfg, encoder) -> None:
         for i in range(0, len(unique), 16):
             encoder.passages(unique[i : i + 16])
         raw = time.perf_counter() - started
-    print(f"index build (full, {report.documents} documents): {report.seconds:.1f} s; "
-          f"{report.chunks} chunks, {report.embedded} windows embedded "
-          f"({report.chunks / report.seconds:.1f} chunks/s, "
-          f"{report.embedded / report.seconds:.1f} windows/s)")
-    print(f"encoder alone on the same {len(unique)} distinct window texts: {raw:.1f} s "
-          f"({len(unique) / raw:.1f} windows/s); indexing overhead beyond encoding: "
-          f"{report.seconds - report.encode_seconds:.1f} s")
+    print(
+        f"index build (full, {report.documents} documents): {report.seconds:.1f} s; "
+        f"{report.chunks} chunks, {report.embedded} windows embedded "
+        f"({report.chunks / report.seconds:.1f} chunks/s, "
+        f"{report.embedded / report.seconds:.1f} windows/s)"
+    )
+    print(
+        f"encoder alone on the same {len(unique)} distinct window texts: {raw:.1f} s "
+        f"({len(unique) / raw:.1f} windows/s); indexing overhead beyond encoding: "
+        f"{report.seconds - report.encode_seconds:.1f} s"
+    )
 
 
 def main() -> None:
@@ -85,13 +89,19 @@ def main() -> None:
         encoder.queries([q])
         encode.append((time.perf_counter() - t) * 1000)
     times = answer_latency(answerer, questions, args.rounds)
-    print(f"{len(questions)} questions x {args.rounds} rounds; encoder {encoder.name} "
-          f"(loaded in {load_ms:.0f} ms); {len(answerer.retriever().chunks)} chunks")
+    print(
+        f"{len(questions)} questions x {args.rounds} rounds; encoder {encoder.name} "
+        f"(loaded in {load_ms:.0f} ms); {len(answerer.retriever().chunks)} chunks"
+    )
     print(f"{'':24}{'median':>10}{'p95':>10}{'target':>16}")
-    print(f"{'answer() ms':24}{statistics.median(times):10.1f}{percentile(times, 0.95):10.1f}"
-          f"{'<50 / <150':>16}")
-    print(f"{'query encoding ms':24}{statistics.median(encode):10.1f}"
-          f"{percentile(encode, 0.95):10.1f}{'(baseline)':>16}")
+    print(
+        f"{'answer() ms':24}{statistics.median(times):10.1f}{percentile(times, 0.95):10.1f}"
+        f"{'<50 / <150':>16}"
+    )
+    print(
+        f"{'query encoding ms':24}{statistics.median(encode):10.1f}"
+        f"{percentile(encode, 0.95):10.1f}{'(baseline)':>16}"
+    )
     if not args.no_build:
         build_speed(cfg, encoder)
 

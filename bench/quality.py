@@ -78,11 +78,16 @@ def main() -> None:
     def mrr(s: str) -> float:
         return sum(1 / r for r in ranks[s] if r is not None and r <= 5) / max(n_ans, 1)
 
-    print(f"{args.questions}  ({n_ans} answerable, {n_unans} unanswerable; "
-          f"encoder {answerer.encoder.name}; {elapsed:.1f}s)")
+    print(
+        f"{args.questions}  ({n_ans} answerable, {n_unans} unanswerable; "
+        f"encoder {answerer.encoder.name}; {elapsed:.1f}s)"
+    )
     print(f"{'':28}" + "".join(f"{s:>10}" for s in systems))
-    for label, fn in (("recall@1", lambda s: recall(s, 1)), ("recall@3", lambda s: recall(s, 3)),
-                      ("MRR@5", mrr)):
+    for label, fn in (
+        ("recall@1", lambda s: recall(s, 1)),
+        ("recall@3", lambda s: recall(s, 3)),
+        ("MRR@5", mrr),
+    ):
         print(f"{label:28}" + "".join(f"{fn(s):10.3f}" for s in systems))
     rows = (
         ("answered correctly (top 3)", outcome["correct"] / max(n_ans, 1)),

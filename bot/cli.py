@@ -107,7 +107,9 @@ def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, citations: 
         except RutinbotError as err:
             if not as_json:
                 raise
-            click.echo(json.dumps({"question": q, "error": str(err)}, ensure_ascii=False))
+            # Same keys as an answer, so a script reading the stream needs no special case.
+            failed = {"question": q, "answered": False, "citations": [], "error": str(err)}
+            click.echo(json.dumps(failed, ensure_ascii=False))
             continue
         if as_json:
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False))

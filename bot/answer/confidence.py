@@ -1,9 +1,10 @@
 """Decide "answered" from a calibrated signal: a logistic model over a few retrieval features.
 
-The fused rank score says which passage is best, not whether it answers: RRF scores look the
-same for a question the documents answer and for one they don't. Dense similarity, how far the
-best passage stands out from the rest, how much of the question's vocabulary it contains and
-whether both rankings agree do differ, and a logistic model turns them into a probability.
+The fused rank score says which passage is best, not whether it answers: it looks the same for
+a question the documents answer and for one they don't. The best window's cosine, how far it
+stands out from the rest, how much of the question's vocabulary the top passage holds, how much
+of it no passage holds at all, and whether a number the question names is missing from the
+evidence do differ, and a logistic model turns them into a probability.
 The weights are fitted by `bench/calibrate.py` on labelled questions and shipped in
 `calibration.json`, one entry per encoder (cosine levels differ between models).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -24,16 +26,29 @@ from bot.search.retriever import Ranking
 
 log = logging.getLogger(__name__)
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("dense_top", "dense_standout", "coverage", "missing", "agreement")
+FEATURES = ("dense_top", "dense_standout", "coverage", "missing", "numbers_missing")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def numbers_missing(question: str, evidence: str) -> float:
+    """1 when the question names a number (a year, an amount) that the evidence lacks: "riksnorm
+    2021" is not answered by the 2023 norm, however similar the rest of the passage is."""
+    wanted = set(_NUMBER.findall(question))
+    return float(bool(wanted - set(_NUMBER.findall(evidence))))
 
 
 def features(
-    ranking: Ranking, chunk_tokens: set[str] | None, idf: Callable[[str], float]
+    ranking: Ranking,
+    chunk_tokens: set[str] | None,
+    idf: Callable[[str], float],
+    question: str = "",
+    evidence: str = "",
 ) -> dict[str, float]:
     """Features of the top hit of a ranking.
 
     coverage: the share of the question's terms (weighted by idf) that the top passage holds;
-    missing: the share that no passage holds at all ("färdtjänst" in a corpus without it).
+    missing: the share that no passage holds at all ("färdtjänst" in a corpus without it);
+    numbers_missing: see numbers_missing(); `evidence` is the text of the top citations.
     """
     if not ranking.hits:
         return dict.fromkeys(FEATURES, 0.0)
@@ -47,18 +62,12 @@ def features(
     held = sum(idf(t) for t in q & (chunk_tokens or set()))
     coverage = held / total if total else 0.0
     missing = sum(idf(t) for t in gone) / total if total else 0.0
-    agree = float(
-        top.dense_rank is not None
-        and top.lexical_rank is not None
-        and top.dense_rank <= 3
-        and top.lexical_rank <= 3
-    )
     return {
         "dense_top": float(top.dense or 0.0),
         "dense_standout": standout,
         "coverage": coverage,
         "missing": missing,
-        "agreement": agree,
+        "numbers_missing": numbers_missing(question, evidence),
     }
 
 
@@ -75,7 +84,7 @@ class Calibration:
 
 # Used when no calibration exists for the encoder in use: coverage and standout alone, set by
 # hand to be cautious. Run bench/calibrate.py to fit weights for a new model.
-_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, 1.0), bias=-4.0, encoder="")
+_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, -2.0), bias=-3.0, encoder="")
 
 
 @cache

@@ -133,7 +133,8 @@ class Answerer:
             if len(citations) >= count:
                 break
         top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
-        feats = confidence.features(ranking, top_tokens, retriever.lexical.idf)
+        evidence = " ".join(f"{c.title} {c.date or ''} {c.text}" for c in citations[:3])
+        feats = confidence.features(ranking, top_tokens, retriever.lexical.idf, text, evidence)
         return Search(retriever, ranking, tuple(hits), tuple(citations), feats)
 
     def answer(self, question: object, *, limit: int | None = None, offset: int = 0) -> Answer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -132,6 +133,14 @@ class SwedishTokenizer:
         return out
 
 
+def _bm25s():
+    """Import bm25s, which sets its own logger to DEBUG on import; quiet it again."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over tokenized chunks; a result's position is its chunk id."""
 
@@ -165,8 +174,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         tokenizer = SwedishTokenizer()
         tokenizer.learn_vocabulary(texts)
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -185,9 +193,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
-        import bm25s
-
-        bm25 = bm25s.BM25.load(str(folder))
+        bm25 = _bm25s().BM25.load(str(folder))
         vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
         df = json.loads((folder / "df.json").read_text(encoding="utf-8"))
         return cls(SwedishTokenizer(vocabulary), bm25, size, df)
