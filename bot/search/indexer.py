@@ -132,7 +132,7 @@ def _progress(total: int) -> Callable[[int], None]:
     return report
 
 
-def _read_chunks(path: Path, rel: str, sha: str, settings: Settings) -> list[Chunk]:
+def _read_chunks(path: Path, rel: str, settings: Settings) -> list[Chunk]:
     result = read_document(path)
     segs = segments(result.blocks)
     text = " ".join(s.text for s in segs[:40])
@@ -230,7 +230,7 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                     doc_chunks = previous[rel]
                     report.unchanged_documents += 1
                 else:
-                    doc_chunks = _read_chunks(path, rel, sha, settings)
+                    doc_chunks = _read_chunks(path, rel, settings)
             except DocumentError as err:
                 report.skipped.append((rel, str(err)))
                 log.warning("skipped %s", err)
