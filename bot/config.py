@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.errors import ConfigError
 
 CONFIG_ENV = "RUTINBOT_CONFIG"
+DATABASE_URL_ENV = "DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,15 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    # SQLAlchemy URL: "sqlite:///<path>" or "postgresql+psycopg://user@host/db". Empty means
+    # a SQLite file <paths.data>/rutinbot.db; $DATABASE_URL overrides either (it may hold a
+    # password, so it is kept out of repr). Use Settings.database_url, which applies all that.
+    url: str = field(default="", repr=False)
+    retention_days: int = 180  # recorded questions older than this are deleted; 0 keeps them
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
@@ -79,7 +89,17 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     source: Path | None = None  # the file these settings were read from
+
+    @property
+    def database_url(self) -> str:
+        """$DATABASE_URL, else [database] url, else a SQLite file in the data folder."""
+        return (
+            os.environ.get(DATABASE_URL_ENV)
+            or self.database.url
+            or f"sqlite:///{self.paths.data / 'rutinbot.db'}"
+        )
 
     def replace(self, **sections: object) -> Settings:
         return dataclasses.replace(self, **sections)

@@ -9,6 +9,7 @@ NOT_ANSWERED = (
     "Här är de närmaste träffarna – läs dem kritiskt:"
 )
 ANSWERED = "Det här säger dokumenten:"
+MORE = "Fler källor:"
 
 
 def source_line(c: Citation) -> str:
@@ -34,12 +35,15 @@ def marked(c: Citation, start: str, end: str) -> str:
 
 def render(answer: Answer, color: bool = False, first: int = 1) -> str:
     bold, reset = ("\033[1m", "\033[0m") if color else ("»", "«")
-    lines = [ANSWERED if answer.answered else NOT_ANSWERED, ""]
+    header = ANSWERED if answer.answered else NOT_ANSWERED
+    lines = [header if first == 1 else MORE, ""]
     for n, c in enumerate(answer.citations, start=first):
         lines.append(f"[{n}] {source_line(c)}")
         lines.append(f"    {marked(c, bold, reset)}")
         lines.append(f"    Fil: {c.document}")
         lines.append("")
     if not answer.citations:
-        lines.append("(Kunskapsbanken innehåller inga dokument ännu.)")
+        lines.append(
+            "(Inga fler källor.)" if first > 1 else "(Kunskapsbanken innehåller inga dokument ännu.)"
+        )
     return "\n".join(lines).rstrip() + "\n"

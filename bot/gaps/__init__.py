@@ -1,0 +1,1 @@
+"""Knowledge gaps: recorded questions, feedback and reviewers' themes in a SQL database."""

@@ -1,0 +1,91 @@
+"""The gaps tables: questions asked, feedback on their answers, and themes reviewers follow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+THEME_STATUSES = ("open", "in_progress", "resolved", "wont_fix")
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC and given their zone back on read,
+    so callers compare and sort aware datetimes whichever database is behind the URL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Theme(SQLModel, table=True):
+    """A group of similar gaps that reviewers give a status and follow until it is resolved."""
+
+    __tablename__ = "themes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('open', 'in_progress', 'resolved', 'wont_fix')", name="ck_themes_status"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    status: str = Field(default="open", max_length=20)
+    answered_now: bool = False  # "besvaras nu": the current index answers the theme's questions
+    note: str = ""  # the reviewer's note
+    changed_by: str | None = Field(default=None, max_length=100)
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Question(SQLModel, table=True):
+    """A question as asked (redacted), by whom (a pseudonym), and how well it was answered."""
+
+    __tablename__ = "questions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    text: str  # redacted before it gets here
+    asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    channel: str = Field(max_length=32)
+    asker: str = Field(max_length=64)  # pseudonym, never the channel's user id
+    answered: bool
+    confidence: float
+    index_id: str = Field(default="", max_length=64)  # the index the citations refer to
+    citations: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    theme_id: int | None = Field(
+        default=None, foreign_key="themes.id", ondelete="SET NULL", index=True
+    )
+
+
+class Feedback(SQLModel, table=True):
+    """Whether an answer helped; an unhelpful answer makes its question a gap."""
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: str = Field(
+        foreign_key="questions.id", ondelete="CASCADE", index=True, max_length=32
+    )
+    helpful: bool
+    given_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+TABLES = (Theme.__table__, Question.__table__, Feedback.__table__)
