@@ -44,6 +44,8 @@ def render(answer: Answer, color: bool = False, first: int = 1) -> str:
         lines.append("")
     if not answer.citations:
         lines.append(
-            "(Inga fler källor.)" if first > 1 else "(Kunskapsbanken innehåller inga dokument ännu.)"
+            "(Inga fler källor.)"
+            if first > 1
+            else "(Kunskapsbanken innehåller inga dokument ännu.)"
         )
     return "\n".join(lines).rstrip() + "\n"

@@ -201,14 +201,22 @@ def segments(blocks: Iterable[Block]) -> list[Segment]:
             flush()  # a blank line ends a paragraph unless the sentence plainly goes on
         for i, line in enumerate(lines):
             following = lines[i + 1] if i + 1 < len(lines) else ""
-            if title_mode and out and out[-1].heading_level and not heading_level(line):
-                if title_mode == "next" or (line[:1].islower() and len(out[-1].text) < 160):
-                    last = out.pop()
-                    out.append(Segment(f"{last.text} {line}", last.heading_level, last.page))
-                    # "§ 122", then "Dnr BUN/2020:161": the title is on the line after that
-                    diary = title_mode == "next" and not re.search(r"[a-zåäö]{3}", line)
-                    title_mode = "next" if diary else "wrap"
-                    continue
+            continues_title = title_mode == "next" or (
+                line[:1].islower() and bool(out) and len(out[-1].text) < 160
+            )
+            if (
+                title_mode
+                and continues_title
+                and out
+                and out[-1].heading_level
+                and not heading_level(line)
+            ):
+                last = out.pop()
+                out.append(Segment(f"{last.text} {line}", last.heading_level, last.page))
+                # "§ 122", then "Dnr BUN/2020:161": the title is on the line after that
+                diary = title_mode == "next" and not re.search(r"[a-zåäö]{3}", line)
+                title_mode = "next" if diary else "wrap"
+                continue
             title_mode = ""
             level = heading_level(line)
             previous = lines[i - 1] if i else ""

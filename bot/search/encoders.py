@@ -77,7 +77,9 @@ class SentenceTransformerEncoder:
         try:
             self._model = SentenceTransformer(settings.model, device="cpu")
         except Exception as err:  # the library raises many kinds for a bad name or path
-            raise EncoderError(f"cannot load sentence-transformers model {settings.model!r}: {err}")
+            raise EncoderError(
+                f"cannot load sentence-transformers model {settings.model!r}: {err}"
+            ) from err
         self.dim = int(self._model.get_sentence_embedding_dimension())
         self._query_prefix = settings.query_prefix
         self._passage_prefix = settings.passage_prefix

@@ -108,10 +108,10 @@ class SwedishTokenizer:
                 if not head or len(head) < _MIN_PART + 1:
                     continue
                 head_stem = self._stem(head)
-                if head_stem in self.vocabulary and head_stem != folded:
-                    # Prefer the most balanced split: "rapportering|skyldighet".
-                    if best is None or min(len(head), len(right)) > min(map(len, best)):
-                        best = (head_stem, right_stem)
+                # Prefer the most balanced split: "rapportering|skyldighet".
+                balanced = best is None or min(len(head), len(right)) > min(map(len, best))
+                if head_stem in self.vocabulary and head_stem != folded and balanced:
+                    best = (head_stem, right_stem)
         return best or ()
 
     def tokens(self, text: str) -> list[str]:
