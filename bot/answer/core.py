@@ -116,6 +116,10 @@ class Answerer:
         ranking = retriever.rank(query_vector, text, fusion=fusion)
         tokenize = retriever.lexical.tokenizer.tokens
         query_tokens = set(ranking.query_tokens)
+
+        def overlap(sentence: str) -> float:
+            return len(query_tokens.intersection(tokenize(sentence)))
+
         shown: set[tuple[str, int, int]] = set()
         hits: list[Hit] = []
         citations: list[Citation] = []
@@ -126,7 +130,7 @@ class Answerer:
             key = (chunk.document, chunk.section_id)
             if (*key, section.index[(chunk.id, best)]) in shown:
                 continue
-            text_, span, positions = excerpt(section, chunk, hit.window, best)
+            text_, span, positions = excerpt(section, chunk, hit.window, best, overlap)
             shown.update((*key, p) for p in positions)
             hits.append(hit)
             citations.append(to_citation(hit, text_, span))

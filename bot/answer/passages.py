@@ -27,10 +27,19 @@ def best_sentence(
 
 
 def excerpt(
-    section: SectionText, chunk: Chunk, window: int, best: int, limit: int = MAX_CHARS
+    section: SectionText,
+    chunk: Chunk,
+    window: int,
+    best: int,
+    relevance: Callable[[str], float] = lambda _: 0.0,
+    limit: int = MAX_CHARS,
 ) -> tuple[str, tuple[int, int], range]:
     """Text around the best window, grown with the section's neighbouring sentences (across
-    chunk borders) up to `limit` characters; the best sentence's span; the positions shown."""
+    chunk borders) up to `limit` characters; the best sentence's span; the positions shown.
+
+    Each step adds the neighbour, before or after, that is more relevant to the question
+    (`relevance`), the one after on a tie: the answer may be the sentence that introduces the
+    best window as well as the one that continues it."""
     first, last = chunk.windows[window] if chunk.windows else (best, best + 1)
     center = section.index[(chunk.id, best)]
     lo, hi = section.index[(chunk.id, first)], section.index[(chunk.id, last - 1)]
@@ -41,14 +50,15 @@ def excerpt(
 
     if size(lo, hi) > limit:
         lo = hi = center
-    while True:  # grow forwards first: text after a match usually continues the answer
-        grown = False
-        if hi + 1 < len(sents) and size(lo, hi + 1) <= limit:
-            hi, grown = hi + 1, True
-        if lo > 0 and size(lo - 1, hi) <= limit:
-            lo, grown = lo - 1, True
-        if not grown:
+    while True:
+        after = hi + 1 < len(sents) and size(lo, hi + 1) <= limit
+        before = lo > 0 and size(lo - 1, hi) <= limit
+        if not (after or before):
             break
+        if after and (not before or relevance(sents[hi + 1]) >= relevance(sents[lo - 1])):
+            hi += 1
+        else:
+            lo -= 1
     text = " ".join(sents[lo : hi + 1])[:limit]
     start = size(lo, center - 1) + 1 if center > lo else 0
     return text, (start, min(start + len(sents[center]), len(text))), range(lo, hi + 1)
