@@ -8,12 +8,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot import __version__
 from bot.config import Settings, load
 from bot.errors import RutinbotError
+
+if TYPE_CHECKING:
+    from bot.search.encoders import Encoder
 
 log = logging.getLogger("bot")
 
@@ -60,11 +64,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)  # httpx logs URLs with the bot token
 
 
-def _index(settings: Settings, full: bool) -> None:
+def _index(settings: Settings, full: bool, encoder: Encoder | None = None) -> None:
     from bot.search.encoders import load_encoder
     from bot.search.indexer import build_index
 
-    report = build_index(settings, load_encoder(settings.encoder), full=full)
+    report = build_index(settings, encoder or load_encoder(settings.encoder), full=full)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for path in report.removed_documents:
@@ -125,12 +129,14 @@ def chat_cmd(ctx: click.Context) -> None:
     from bot.adapters.chat import run_chat
     from bot.answer.core import Answerer
     from bot.search import store
+    from bot.search.encoders import load_encoder
 
     settings = _settings(ctx)
+    encoder = load_encoder(settings.encoder)  # once, for indexing and answering
     if store.current_dir(settings.paths.index) is None:
-        click.echo("No index yet: building it first (this takes a minute or two).", err=True)
-        _index(settings, full=False)
-    answerer = Answerer(settings)
+        click.echo("No index yet: building it first (a few minutes on two cores).", err=True)
+        _index(settings, full=False, encoder=encoder)
+    answerer = Answerer(settings, encoder)
     interactive = sys.stdin.isatty()
     run_chat(
         answerer,
