@@ -111,7 +111,7 @@ def _progress(total: int) -> Callable[[int], None]:
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=total, unit="chunk", desc="Embedding", leave=False)
+        bar = tqdm(total=total, unit="passage", desc="Embedding", leave=False)
 
         def update(n: int) -> None:
             bar.update(n)
@@ -127,7 +127,7 @@ def _progress(total: int) -> Callable[[int], None]:
         if done // step != before // step or done >= total:
             rate = done / max(time.monotonic() - started, 1e-9)
             eta = (total - done) / rate if rate else 0.0
-            log.info("embedded %d/%d chunks (%.1f/s, ETA %.0fs)", done, total, rate, eta)
+            log.info("embedded %d/%d passages (%.1f/s, ETA %.0fs)", done, total, rate, eta)
 
     return report
 
