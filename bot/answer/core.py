@@ -130,10 +130,10 @@ class Answerer:
             key = (chunk.document, chunk.section_id)
             if (*key, section.index[(chunk.id, best)]) in shown:
                 continue
-            text_, span, positions = excerpt(section, chunk, hit.window, best, overlap)
+            passage, span, positions = excerpt(section, chunk, hit.window, best, overlap)
             shown.update((*key, p) for p in positions)
             hits.append(hit)
-            citations.append(to_citation(hit, text_, span))
+            citations.append(to_citation(hit, passage, span))
             if len(citations) >= count:
                 break
         top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
