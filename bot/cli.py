@@ -1,4 +1,4 @@
-"""Command line: `rutinbot index | ask | chat | docs | telegram`."""
+"""Command line: `rutinbot index | ask | chat | docs | telegram | gaps`."""
 
 from __future__ import annotations
 
@@ -180,11 +180,109 @@ def telegram_cmd(ctx: click.Context) -> None:
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN; see docs/telegram.md)."""
     from bot.adapters.tgbot.app import read_token, run
     from bot.answer.core import Answerer
-    from bot.recording import JsonlRecorder
+    from bot.gaps.store import create_recorder
 
     settings = _settings(ctx)
     token = read_token()  # before loading the model, so a missing token fails at once
-    run(settings, Answerer(settings), JsonlRecorder(settings.paths.data), token)
+    with create_recorder(settings) as recorder:  # questions, feedback and gaps: SQL store
+        run(settings, Answerer(settings), recorder, token)
+
+
+@cli.group("gaps", invoke_without_command=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--all", "show_all", is_flag=True, help="Include resolved and won't-fix themes.")
+@click.pass_context
+@_errors
+def gaps_cmd(ctx: click.Context, fmt: str, show_all: bool) -> None:
+    """List themes of unanswered or unhelpful questions (grouping new ones first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bot.gaps.report import render, summaries
+    from bot.gaps.store import create_recorder
+    from bot.gaps.themes import assign_themes
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        if recorder.gaps(unthemed=True, limit=1):  # load the model only when there is work
+            from bot.search.encoders import load_encoder
+
+            assign_themes(recorder, load_encoder(settings.encoder))
+        rows = summaries(recorder, None if show_all else ("open", "in_progress"))
+    click.echo(render(rows, fmt))
+
+
+@gaps_cmd.command("show")
+@click.argument("theme_id", type=int)
+@click.pass_context
+@_errors
+def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
+    """Show one theme and all its questions."""
+    from bot.gaps.store import GapsError, create_recorder
+
+    with create_recorder(_settings(ctx)) as recorder:
+        theme = next((t for t in recorder.themes() if t.id == theme_id), None)
+        if theme is None:
+            raise GapsError(f"no theme with id {theme_id}; `rutinbot gaps` lists them")
+        gaps = recorder.gaps(theme_id=theme_id)
+    click.echo(f"#{theme.id} [{theme.status}] {theme.name}")
+    if theme.note:
+        by = f" ({theme.changed_by})" if theme.changed_by else ""
+        click.echo(f"Note{by}: {theme.note}")
+    for g in gaps:
+        click.echo(f"{g.record_id}  {g.time:%Y-%m-%d %H:%M}  {g.reason:<10}  {g.question}")
+
+
+@gaps_cmd.command("resolve")
+@click.argument("theme_id", type=int)
+@click.option("--note", required=True, help="What was done, e.g. which routine now answers it.")
+@click.option("--by", default="", help="Who resolved it.")
+@click.pass_context
+@_errors
+def gaps_resolve_cmd(ctx: click.Context, theme_id: int, note: str, by: str) -> None:
+    """Mark a theme resolved, with a note."""
+    from bot.gaps.store import create_recorder
+
+    with create_recorder(_settings(ctx)) as recorder:
+        theme = recorder.set_theme_status(theme_id, "resolved", note=note, by=by)
+    click.echo(f"Theme {theme.id} resolved ({theme.questions} questions).")
+
+
+@gaps_cmd.command("delete-question")
+@click.argument("question_id")
+@click.pass_context
+@_errors
+def gaps_delete_question_cmd(ctx: click.Context, question_id: str) -> None:
+    """Delete one recorded question and its feedback."""
+    from bot.gaps.store import GapsError, create_recorder
+
+    with create_recorder(_settings(ctx)) as recorder:
+        if not recorder.delete_question(question_id):
+            raise GapsError(f"no question with id {question_id}; `rutinbot gaps show` lists them")
+    click.echo(f"Deleted question {question_id}.")
+
+
+@gaps_cmd.command("purge")
+@click.pass_context
+@_errors
+def gaps_purge_cmd(ctx: click.Context) -> None:
+    """Delete questions older than [database] retention_days."""
+    from bot.gaps.store import KEY_NAME, SqlRecorder
+
+    settings = _settings(ctx)
+    days = settings.database.retention_days
+    if not days:
+        click.echo("[database] retention_days is 0: questions are kept; nothing purged.")
+        return
+    # Not create_recorder: it purges on open, and then this could only ever report 0.
+    with SqlRecorder(settings.database_url, key_file=settings.paths.data / KEY_NAME) as recorder:
+        purged = recorder.purge(days)
+    click.echo(f"Purged {purged} questions older than {days} days.")
 
 
 def main() -> None:

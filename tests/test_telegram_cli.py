@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -90,7 +91,11 @@ def test_cli_bot_answers_and_its_verbose_logs_hold_neither_token_nor_question(
     assert TOKEN not in stderr and TOKEN.split(":")[1] not in stderr
     assert "lex Sarah" not in stderr and "rapportera" not in stderr
     assert "Traceback" not in stderr
-    assert (tmp_path / "data" / "records.jsonl").is_file()
+    with sqlite3.connect(tmp_path / "data" / "rutinbot.db") as db:  # the bot's SQL store
+        (asked,) = db.execute(
+            "SELECT count(*) FROM questions WHERE channel = 'telegram'"
+        ).fetchone()
+    assert asked == 1
 
 
 def test_webhook_mode_needs_a_url(tmp_path):

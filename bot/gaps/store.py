@@ -332,6 +332,30 @@ class SqlRecorder:
             ).one()
         return _theme_info(theme, questions)
 
+    def rename_theme(self, theme_id: int, name: str) -> None:
+        with self._session() as session:
+            theme = session.get(Theme, theme_id)
+            if theme is None:
+                raise GapsError(f"no theme with id {theme_id}")
+            theme.name = name[:200]  # the column's length
+            session.add(theme)
+            session.commit()
+
+    def merge_theme(self, theme_id: int, into: int) -> int:
+        """Move every question of one theme into another and delete the first; return how many."""
+        if theme_id == into:
+            raise GapsError(f"cannot merge theme {theme_id} into itself")
+        with self._session() as session:
+            for tid in (theme_id, into):
+                if session.get(Theme, tid) is None:
+                    raise GapsError(f"no theme with id {tid}")
+            moved = session.exec(
+                sa.update(Question).where(Question.theme_id == theme_id).values(theme_id=into)
+            )
+            session.exec(sa.delete(Theme).where(Theme.id == theme_id))
+            session.commit()
+        return moved.rowcount
+
     def set_answered_now(self, theme_id: int, answered_now: bool) -> None:
         """Flag a theme "besvaras nu": after a reindex, the documents answer its questions."""
         with self._session() as session:

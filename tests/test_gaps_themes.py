@@ -1,0 +1,121 @@
+"""Gap themes with the real encoder: similar questions share a theme, ids stay, CSV is safe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import test_gaps_store as store_tests
+
+from bot.gaps.report import render, safe_cell, summaries
+from bot.gaps.store import GapsError
+from bot.gaps.themes import assign_themes, merge_themes, move_question
+
+LEX_SARAH = ["hur rapporterar jag lex sarah", "vem ska lex sarah rapport skickas till"]
+FARDTJANST = "färdtjänst ansökan"
+UNANSWERED = store_tests.UNANSWERED
+
+# The store tests' fixtures, so every test here runs on SQLite and on PostgreSQL alike.
+pg_database = store_tests.pg_database
+db_url = store_tests.db_url
+recorder = store_tests.recorder
+
+
+def ask(recorder, *questions: str) -> list[str]:
+    return [recorder.record_question("web", "1", q, UNANSWERED) for q in questions]
+
+
+def theme_of(recorder, record_id: str) -> int | None:
+    return recorder.question(record_id).theme_id
+
+
+def test_similar_questions_share_a_theme_and_an_unrelated_one_gets_its_own(recorder, encoder):
+    sarah1, sarah2, fard = ask(recorder, *LEX_SARAH, FARDTJANST)
+    assert assign_themes(recorder, encoder) == 3
+    assert theme_of(recorder, sarah1) == theme_of(recorder, sarah2) != theme_of(recorder, fard)
+    themes = {t.id: t for t in recorder.themes()}
+    assert len(themes) == 2
+    name = themes[theme_of(recorder, sarah1)].name
+    assert name.startswith(tuple(LEX_SARAH)) and "lex" in name and "sarah" in name
+    assert assign_themes(recorder, encoder) == 0  # nothing left unthemed
+
+
+def test_theme_ids_stay_stable_as_more_questions_arrive(recorder, encoder):
+    sarah1, fard = ask(recorder, LEX_SARAH[0], FARDTJANST)
+    assign_themes(recorder, encoder)
+    before = {sarah1: theme_of(recorder, sarah1), fard: theme_of(recorder, fard)}
+    sarah2, fard2, other = ask(
+        recorder, LEX_SARAH[1], "hur ansöker man om färdtjänst", "semesterersättning timanställd"
+    )
+    assert assign_themes(recorder, encoder) == 3
+    assert {q: theme_of(recorder, q) for q in before} == before
+    assert theme_of(recorder, sarah2) == before[sarah1]
+    assert theme_of(recorder, fard2) == before[fard]
+    assert theme_of(recorder, other) not in before.values()
+
+
+def test_resolved_themes_take_no_new_questions(recorder, encoder):
+    [first] = ask(recorder, LEX_SARAH[0])
+    assign_themes(recorder, encoder)
+    recorder.set_theme_status(theme_of(recorder, first), "resolved", note="ny rutin", by="anna")
+    [again] = ask(recorder, LEX_SARAH[1])
+    assign_themes(recorder, encoder)
+    assert theme_of(recorder, again) not in (None, theme_of(recorder, first))
+
+
+def test_merge_and_move_keep_questions_and_rename(recorder, encoder):
+    sarah, fard = ask(recorder, LEX_SARAH[0], FARDTJANST)
+    assign_themes(recorder, encoder)
+    keep, gone = theme_of(recorder, sarah), theme_of(recorder, fard)
+    move_question(recorder, fard, keep, encoder)
+    assert theme_of(recorder, fard) == keep
+    move_question(recorder, fard, gone, encoder)
+    assert merge_themes(recorder, gone, keep, encoder) == 1
+    assert [t.id for t in recorder.themes()] == [keep]
+    assert {theme_of(recorder, q) for q in (sarah, fard)} == {keep}
+    with pytest.raises(GapsError, match="no theme"):
+        merge_themes(recorder, gone, keep, encoder)
+    with pytest.raises(GapsError, match="no question"):
+        move_question(recorder, "missing", keep, encoder)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ('=HYPERLINK("http://x","klick")', '\'=HYPERLINK("http://x","klick")'),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("lex sarah", "lex sarah"),
+        (3, 3),
+    ],
+)
+def test_safe_cell_neutralises_spreadsheet_formulas(value, shown):
+    assert safe_cell(value) == shown
+
+
+def test_csv_export_neutralises_formulas_in_questions(recorder, encoder):
+    ask(recorder, '=HYPERLINK("http://evil.example","klicka här")')
+    assign_themes(recorder, encoder)
+    rows = list(csv.DictReader(io.StringIO(render(summaries(recorder), "csv"))))
+    assert len(rows) == 1
+    assert rows[0]["name"].startswith("'=HYPERLINK(")
+    assert rows[0]["examples"].startswith("'=HYPERLINK(")
+
+
+def test_every_format_shows_each_theme(recorder, encoder):
+    ask(recorder, *LEX_SARAH, FARDTJANST)
+    assign_themes(recorder, encoder)
+    rows = summaries(recorder)
+    data = json.loads(render(rows, "json"))
+    assert sorted(d["count"] for d in data) == [1, 2]
+    assert set(data[0]) >= {"id", "name", "count", "first_seen", "last_seen", "examples"}
+    markdown = render(rows, "markdown").splitlines()
+    assert markdown[0].startswith("| id |") and len(markdown) == 4
+    assert FARDTJANST in render(rows, "table")
+    with pytest.raises(ValueError, match="table, csv, json, markdown"):
+        render(rows, "xml")
