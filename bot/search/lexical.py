@@ -223,10 +223,6 @@ class LexicalIndex:
                 missing.append(t)
         return known, missing
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for the query (zeros when no query term is known)."""
-        return self.scores_for(self.resolve(query)[0])
-
     def scores_for(self, known: list[str]) -> np.ndarray:
         """BM25 score of every chunk for already resolved query terms."""
         if not known:
