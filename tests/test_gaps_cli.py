@@ -98,3 +98,60 @@ def test_errors_are_one_line_with_exit_code_1(config, args, message):
     result = run(config, *args)
     assert result.exit_code == 1
     assert result.output.strip().startswith(message) and len(result.output.splitlines()) == 1
+
+
+def test_index_reasks_open_gaps_and_flags_what_new_documents_answer(config, small_corpus, encoder):
+    from bot.answer.core import Answerer
+
+    settings = load(config)
+    routine = small_corpus / "rutin-lex-sarah.md"
+    held_back = routine.read_text(encoding="utf-8")
+    routine.unlink()  # the routine that answers the question is not written yet
+    cli_run = CliRunner().invoke
+    first = cli_run(cli, ["--config", str(config), "index"])
+    assert first.exit_code == 0, first.output
+    assert "Re-asked" not in first.output  # no gaps yet: nothing to re-ask
+
+    question = "vem ska jag rapportera missförhållanden till"
+    answer = Answerer(settings, encoder).answer(question)
+    assert not answer.answered  # the precondition: today's documents don't answer it
+    with SqlRecorder(settings.database_url, key_file=settings.paths.data / "k") as recorder:
+        recorder.record_question("telegram", "1", question, answer)
+    assert run(config).exit_code == 0  # groups it into theme 1
+
+    routine.write_text(held_back, encoding="utf-8")
+    second = cli_run(cli, ["--config", str(config), "index"])
+    assert second.exit_code == 0, second.output
+    assert (
+        'Re-asked 1 open gap questions: 1 answered now; 1 themes newly flagged "besvaras nu"'
+        in second.output
+    )
+    shown = run(config, "show", "1")
+    assert '"besvaras nu"' in shown.output and "1 of 1 questions" in shown.output
+    assert "(answered now)" in shown.output
+    [row] = json.loads(run(config, "--format", "json").output)
+    assert row["answered_now"] is True
+    # Nearest: what it was cited with when asked; answered now: the routine written since.
+    assert [p["document"] for p in row["nearest_passages"]] == ["anhorigstod.txt"]
+    with SqlRecorder(settings.database_url, key_file=settings.paths.data / "k") as recorder:
+        [gap] = recorder.gaps()
+    assert gap.answered_now_citations[0]["document"] == "rutin-lex-sarah.md"
+
+
+def test_status_merge_and_move_are_recorded_in_the_history(config):
+    [lex, _] = ask(config, "hur rapporterar jag lex sarah", "färdtjänst ansökan")
+    run(config)  # two themes: 1 and 2
+    assert (
+        run(config, "status", "1", "in_progress", "--note", "Utreds", "--by", "anna").exit_code == 0
+    )
+    moved = run(config, "move", lex, "2", "--by", "berit")
+    assert moved.exit_code == 0, moved.output
+    shown = run(config, "show", "2").output
+    assert lex in shown and "berit  move" in shown
+    merged = run(config, "merge", "2", "1", "--by", "cecilia")
+    assert merged.exit_code == 0 and "2 questions moved" in merged.output
+    history = run(config, "show", "1").output.split("History:")[1]
+    assert "anna  status -> in_progress: Utreds" in history and "cecilia  merge #2" in history
+    assert "no theme with id 2" in run(config, "show", "2").output
+    bad = run(config, "status", "1", "done")
+    assert bad.exit_code == 2 and "'done' is not one of" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import secrets
@@ -198,8 +199,69 @@ def test_gaps_can_be_listed_by_theme(recorder):
     recorder.assign_theme([themed], theme_id)
     assert [g.record_id for g in recorder.gaps(theme_id=theme_id)] == [themed]
     assert [g.record_id for g in recorder.gaps(unthemed=True)] == [loose]
-    recorder.set_answered_now(theme_id, True)
-    assert recorder.themes()[0].answered_now is True
+    assert recorder.theme(theme_id).questions == 1
+    assert recorder.theme(999) is None
+
+
+def test_theme_history_records_status_changes_merges_and_moves(recorder):
+    a, b = recorder.add_theme("A"), recorder.add_theme("B")
+    qa = recorder.record_question("telegram", "1", "a", UNANSWERED)
+    qb = recorder.record_question("telegram", "1", "b", UNANSWERED)
+    recorder.assign_theme([qa], a)
+    recorder.assign_theme([qb], b)
+    recorder.set_theme_status(a, "in_progress", note="Utreds", by="anna")
+    recorder.set_theme_status(b, "wont_fix", by="berit")
+    recorder.move_question(qb, a, by="anna")
+    history = recorder.theme_events(a)
+    assert [(e.kind, e.status, e.by, e.note) for e in history] == [
+        ("status", "in_progress", "anna", "Utreds"),
+        ("move", None, "anna", ""),
+    ]
+    assert qb in history[1].detail and [e.kind for e in recorder.theme_events(b)][-1] == "move"
+    assert recorder.merge_theme(a, b, by="cecilia") == 2
+    assert recorder.theme(a) is None and recorder.theme_events(a) == []  # history went with it
+    merge = recorder.theme_events(b)[-1]
+    assert (merge.kind, merge.by) == ("merge", "cecilia") and "#" + str(a) in merge.detail
+    with pytest.raises(GapsError, match="no question with id nope"):
+        recorder.move_question("nope", b)
+
+
+def test_reanswers_flag_a_theme_when_enough_of_its_questions_are_answered(recorder):
+    theme = recorder.add_theme("A")
+    ids = [recorder.record_question("telegram", "1", f"q{i}", UNANSWERED) for i in range(3)]
+    recorder.assign_theme(ids, theme)
+    assert recorder.record_reanswers("idx2", {ids[0]: ANSWERED}) == [theme]  # 1 of 1 re-asked
+    flagged = recorder.theme(theme)
+    assert flagged.answered_now and flagged.answered_now_index == "idx2" and flagged.answered_now_at
+    first = {g.record_id: g for g in recorder.gaps()}[ids[0]]
+    assert first.answered_now and first.answered_now_citations[0]["document"] == "rutin.md"
+    # Re-asked all three, one answered: under half, so the flag from the earlier index goes.
+    answers = {ids[0]: ANSWERED, ids[1]: UNANSWERED, ids[2]: UNANSWERED}
+    assert recorder.record_reanswers("idx3", answers) == []
+    cleared = recorder.theme(theme)
+    assert not cleared.answered_now and cleared.answered_now_at is None
+    answers[ids[1]] = ANSWERED  # two of three
+    assert recorder.record_reanswers("idx4", answers) == [theme]
+    assert recorder.record_reanswers("idx5", answers) == []  # already flagged: not new
+    assert [e.kind for e in recorder.theme_events(theme)] == ["answered_now", "answered_now"]
+
+
+def test_weekly_counts_cover_every_week_with_answers_and_feedback(recorder, db_url):
+    now = datetime.now(UTC)
+    helped = recorder.record_question("telegram", "1", "a", ANSWERED)
+    recorder.record_feedback(helped, True)
+    recorder.record_question("telegram", "1", "b", UNANSWERED)
+    old = recorder.record_question("telegram", "1", "c", UNANSWERED)
+    backdate(db_url, old, 14)
+    weeks = recorder.weekly(4, now=now)
+    assert len(weeks) == 4 and weeks[-1].week == (now - timedelta(days=now.weekday())).date()
+    assert all(b.week - a.week == timedelta(weeks=1) for a, b in itertools.pairwise(weeks))
+    last = weeks[-1]
+    assert (last.answered, last.unanswered, last.helpful, last.unhelpful) == (1, 1, 1, 0)
+    assert sum(w.unanswered for w in weeks) == 2  # the backdated one falls in an earlier week
+    assert sum(w.unanswered for w in recorder.weekly(1, now=now)) == 1
+    with pytest.raises(GapsError):
+        recorder.weekly(0)
 
 
 def test_theme_errors_name_what_to_do(recorder):

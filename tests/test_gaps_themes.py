@@ -9,7 +9,7 @@ import json
 import pytest
 import test_gaps_store as store_tests
 
-from bot.gaps.report import render, safe_cell, summaries
+from bot.gaps.report import nearest_passages, questions_csv, render, safe_cell, summaries
 from bot.gaps.store import GapsError
 from bot.gaps.themes import assign_themes, merge_themes, move_question
 
@@ -119,3 +119,41 @@ def test_every_format_shows_each_theme(recorder, encoder):
     assert FARDTJANST in render(rows, "table")
     with pytest.raises(ValueError, match="table, csv, json, markdown"):
         render(rows, "xml")
+
+
+def _gap(record_id: str, *citations: tuple[str, str | None, float], question: str = "q"):
+    from datetime import UTC, datetime
+
+    from bot.gaps.store import Gap
+
+    cited = tuple(
+        {"document": d, "section": s, "page": None, "chunk_id": i, "score": score}
+        for i, (d, s, score) in enumerate(citations)
+    )
+    return Gap(
+        record_id, datetime(2026, 11, 2, tzinfo=UTC), question, "unanswered", "web", 0.1, 1, cited
+    )
+
+
+def test_nearest_passages_rank_by_how_many_questions_cite_them_then_score():
+    gaps = [
+        _gap("a", ("rutin.md", "Anmälan", 0.7), ("rutin.md", "Anmälan", 0.9), ("b.md", None, 0.8)),
+        _gap("b", ("rutin.md", "Anmälan", 0.6), ("c.md", "Ett", 0.95)),
+        _gap("c", ("c.md", "Två", 0.5)),
+    ]
+    passages = nearest_passages(gaps, limit=3)
+    assert [(p.document, p.section, p.count) for p in passages] == [
+        ("rutin.md", "Anmälan", 2),  # cited for two questions (twice for "a": counted once)
+        ("c.md", "Ett", 1),
+        ("b.md", None, 1),
+    ]
+    assert passages[0].score == 0.9 and passages[0].label() == "rutin.md › Anmälan"
+    assert nearest_passages([]) == []
+
+
+def test_questions_csv_is_formula_safe_with_one_row_a_question():
+    gaps = [_gap("a", question="-1+1"), _gap("b", question="vanlig fråga")]
+    rows = list(csv.DictReader(io.StringIO(questions_csv(gaps))))
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["question"] == "'-1+1" and rows[1]["question"] == "vanlig fråga"
+    assert rows[0]["time"] == "2026-11-02 00:00" and rows[0]["theme"] == "1"

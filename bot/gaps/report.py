@@ -5,16 +5,79 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.gaps.store import SqlRecorder
+    from collections.abc import Iterable
+
+    from bot.gaps.store import Gap, SqlRecorder
 
 FORMATS = ("table", "csv", "json", "markdown")
 EXAMPLES = 3
-COLUMNS = ("id", "status", "count", "first_seen", "last_seen", "name", "examples")
+PASSAGES = 3
+COLUMNS = (
+    "id",
+    "status",
+    "count",
+    "first_seen",
+    "last_seen",
+    "answered_now",
+    "name",
+    "examples",
+    "nearest_passages",
+)
+QUESTION_COLUMNS = ("id", "time", "channel", "reason", "confidence", "theme", "question")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage the search found nearest to a theme's questions, though not close enough."""
+
+    document: str
+    section: str | None
+    page: int | None
+    chunk_id: int
+    score: float  # the best score it had for any of the questions
+    count: int  # how many of the questions had it among their citations
+
+    def label(self) -> str:
+        where = self.document + (f" › {self.section}" if self.section else "")
+        return where + (f" (s. {self.page})" if self.page else "")
+
+
+def nearest_passages(gaps: Iterable[Gap], limit: int = PASSAGES) -> list[Passage]:
+    """The passages cited most often for these questions, then by best score.
+
+    Citations are stored per question with the index they came from; a passage is identified
+    by document and section, which survive a reindex, so citations from different indexes add up.
+    """
+    found: dict[tuple, dict] = {}
+    for gap in gaps:
+        seen = set()
+        for c in gap.citations:
+            key = (c.get("document"), c.get("section"))
+            entry = found.setdefault(key, {"citation": c, "score": float(c["score"]), "count": 0})
+            if key not in seen:  # a question citing two chunks of one section counts once
+                seen.add(key)
+                entry["count"] += 1
+            if float(c["score"]) > entry["score"]:
+                entry["citation"], entry["score"] = c, float(c["score"])
+    ranked = sorted(found.values(), key=lambda e: (-e["count"], -e["score"]))
+    return [
+        Passage(
+            document=e["citation"]["document"],
+            section=e["citation"].get("section"),
+            page=e["citation"].get("page"),
+            chunk_id=e["citation"]["chunk_id"],
+            score=e["score"],
+            count=e["count"],
+        )
+        for e in ranked[:limit]
+    ]
+
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,6 +92,8 @@ class ThemeSummary:
     first_seen: datetime | None
     last_seen: datetime | None
     examples: tuple[str, ...]
+    answered_now: bool = False
+    passages: tuple[Passage, ...] = ()
 
     def cells(self) -> dict[str, object]:
         return {
@@ -37,8 +102,10 @@ class ThemeSummary:
             "count": self.count,
             "first_seen": _date(self.first_seen),
             "last_seen": _date(self.last_seen),
+            "answered_now": "yes" if self.answered_now else "",
             "name": self.name,
             "examples": " | ".join(self.examples),
+            "nearest_passages": " | ".join(p.label() for p in self.passages),
         }
 
 
@@ -62,6 +129,8 @@ def summaries(store: SqlRecorder, statuses: tuple[str, ...] | None = None) -> li
                 first_seen=gaps[0].time if gaps else None,
                 last_seen=gaps[-1].time if gaps else None,
                 examples=tuple(g.question for g in gaps[-EXAMPLES:]),  # the newest
+                answered_now=theme.answered_now,
+                passages=tuple(nearest_passages(gaps)),
             )
         )
     return rows
@@ -74,18 +143,51 @@ def safe_cell(value: object) -> object:
     return value
 
 
+def _csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return out.getvalue().rstrip("\n")
+
+
+def questions_csv(gaps: Iterable[Gap]) -> str:
+    """Gap questions as formula-safe CSV, one row each."""
+    return _csv(
+        QUESTION_COLUMNS,
+        (
+            (
+                g.record_id,
+                _date(g.time),
+                g.channel,
+                g.reason,
+                f"{g.confidence:.2f}",
+                g.theme_id if g.theme_id is not None else "",
+                g.question,
+            )
+            for g in gaps
+        ),
+    )
+
+
 def render(rows: list[ThemeSummary], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(
-            [r.cells() | {"examples": list(r.examples)} for r in rows], indent=2, ensure_ascii=False
+            [
+                r.cells()
+                | {
+                    "answered_now": r.answered_now,
+                    "examples": list(r.examples),
+                    "nearest_passages": [asdict(p) for p in r.passages],
+                }
+                for r in rows
+            ],
+            indent=2,
+            ensure_ascii=False,
         )
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for r in rows:
-            writer.writerow([safe_cell(v) for v in r.cells().values()])
-        return out.getvalue().rstrip("\n")
+        return _csv(COLUMNS, (r.cells().values() for r in rows))
     if fmt == "markdown":
         lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         for r in rows:
@@ -107,7 +209,9 @@ def _table(rows: list[ThemeSummary]) -> str:
     lines = []
     for r in rows:
         seen = f"{_date(r.first_seen)} – {_date(r.last_seen)}" if r.count else "no questions"
-        lines.append(f"#{r.id} [{r.status}] {r.count} questions, {seen}")
+        flag = ' · "besvaras nu": the new index answers it' if r.answered_now else ""
+        lines.append(f"#{r.id} [{r.status}] {r.count} questions, {seen}{flag}")
         lines.append(f"  {r.name}")
         lines.extend(f"  - {e}" for e in r.examples)
+        lines.extend(f"  nearest: {p.label()}" for p in r.passages)
     return "\n".join(lines)

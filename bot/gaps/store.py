@@ -8,7 +8,7 @@ import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.errors import RutinbotError
 from bot.gaps.migrate import upgrade
-from bot.gaps.tables import THEME_STATUSES, Feedback, Question, Theme, utcnow
+from bot.gaps.tables import THEME_STATUSES, Feedback, Question, Theme, ThemeEvent, utcnow
 from bot.models import Answer
 from bot.privacy import HASH_KEY_ENV, hash_key, pseudonym, redact
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000  # how long a SQLite writer waits for another process's transaction
 KEY_NAME = "pseudonym.key"  # the same file JsonlRecorder uses, so pseudonyms stay stable
+ANSWERED_NOW_SHARE = 0.5  # of a theme's re-asked questions answered, for "besvaras nu"
 
 
 class GapsError(RutinbotError):
@@ -49,6 +50,8 @@ class Gap:
     confidence: float
     theme_id: int | None
     citations: tuple[dict, ...]  # top citations: document, section, page, chunk_id, score
+    answered_now: bool = False  # the last reindex answers it confidently
+    answered_now_citations: tuple[dict, ...] = ()  # what the last reindex answered it with
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,31 @@ class ThemeInfo:
     changed_at: datetime | None
     created_at: datetime
     questions: int
+    answered_now_at: datetime | None = None
+    answered_now_index: str = ""
+
+
+@dataclass(frozen=True)
+class ThemeHistory:
+    """One change to a theme as reviewers see it."""
+
+    at: datetime
+    by: str | None
+    kind: str  # status, merge, move or answered_now
+    status: str | None
+    note: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Questions and feedback in one week (Monday to Sunday, UTC)."""
+
+    week: date  # its Monday
+    answered: int
+    unanswered: int
+    helpful: int
+    unhelpful: int
 
 
 def create_db_engine(url: str) -> Engine:
@@ -133,6 +161,8 @@ def _theme_info(theme: Theme, questions: int) -> ThemeInfo:
         changed_at=theme.changed_at,
         created_at=theme.created_at,
         questions=questions,
+        answered_now_at=theme.answered_now_at,
+        answered_now_index=theme.answered_now_index,
     )
 
 
@@ -242,9 +272,42 @@ class SqlRecorder:
                 confidence=q.confidence,
                 theme_id=q.theme_id,
                 citations=tuple(q.citations),
+                answered_now=q.answered_now,
+                answered_now_citations=tuple(q.answered_now_citations),
             )
             for q in rows
         ]
+
+    def weekly(self, weeks: int = 8, *, now: datetime | None = None) -> list[WeekCount]:
+        """Questions answered and not, and feedback given, per week for the last `weeks` weeks.
+
+        Oldest first, and every week is present (zeros included), so a chart needs no gaps.
+        """
+        if weeks < 1:
+            raise GapsError(f"weeks must be at least 1, got {weeks}")
+        today = (now or utcnow()).date()
+        first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        counts = {first + timedelta(weeks=i): [0, 0, 0, 0] for i in range(weeks)}
+
+        def week_of(moment: datetime) -> date:
+            day = moment.date()
+            return day - timedelta(days=day.weekday())
+
+        with self._session() as session:
+            asked = session.exec(
+                select(Question.asked_at, Question.answered).where(Question.asked_at >= start)
+            ).all()
+            rated = session.exec(
+                select(Feedback.given_at, Feedback.helpful).where(Feedback.given_at >= start)
+            ).all()
+        for moment, answered in asked:
+            if (row := counts.get(week_of(moment))) is not None:
+                row[0 if answered else 1] += 1
+        for moment, helpful in rated:
+            if (row := counts.get(week_of(moment))) is not None:
+                row[2 if helpful else 3] += 1
+        return [WeekCount(week, *row) for week, row in counts.items()]
 
     def question(self, record_id: str) -> Question | None:
         """One recorded question (detached from its session), or None."""
@@ -294,6 +357,27 @@ class SqlRecorder:
             session.commit()
         return result.rowcount
 
+    def move_question(self, record_id: str, theme_id: int, *, by: str = "") -> int | None:
+        """Put one question in another theme, in both themes' history; return its old theme."""
+        with self._session() as session:
+            question = session.get(Question, record_id)
+            if question is None:
+                raise GapsError(f"no question with id {record_id}")
+            if session.get(Theme, theme_id) is None:
+                raise GapsError(f"no theme with id {theme_id}")
+            old = question.theme_id
+            if old == theme_id:
+                return old
+            question.theme_id = theme_id
+            session.add(question)
+            now = utcnow()
+            detail = f"{record_id}: #{old if old is not None else '-'} -> #{theme_id}"
+            for tid in {old, theme_id} - {None}:
+                event = ThemeEvent(theme_id=tid, at=now, by=by or None, kind="move", detail=detail)
+                session.add(event)
+            session.commit()
+        return old
+
     def themes(self, status: str | None = None) -> list[ThemeInfo]:
         """All themes (or those with one status), oldest first, with their question counts."""
         count = (
@@ -307,6 +391,26 @@ class SqlRecorder:
             query = query.where(Theme.status == status)
         with self._session() as session:
             return [_theme_info(theme, n) for theme, n in session.exec(query).all()]
+
+    def theme(self, theme_id: int) -> ThemeInfo | None:
+        """One theme with its question count, or None."""
+        count = select(sa.func.count(Question.id)).where(Question.theme_id == theme_id)
+        with self._session() as session:
+            theme = session.get(Theme, theme_id)
+            return None if theme is None else _theme_info(theme, session.exec(count).one())
+
+    def theme_events(self, theme_id: int) -> list[ThemeHistory]:
+        """A theme's history of status changes, merges, moves and reindex flags, oldest first."""
+        query = (
+            select(ThemeEvent)
+            .where(ThemeEvent.theme_id == theme_id)
+            .order_by(ThemeEvent.at, ThemeEvent.id)
+        )
+        with self._session() as session:
+            return [
+                ThemeHistory(e.at, e.by, e.kind, e.status, e.note, e.detail)
+                for e in session.exec(query).all()
+            ]
 
     def set_theme_status(
         self, theme_id: int, status: str, note: str | None = None, by: str = ""
@@ -326,6 +430,16 @@ class SqlRecorder:
             theme.changed_by = by or None
             theme.changed_at = utcnow()
             session.add(theme)
+            session.add(
+                ThemeEvent(
+                    theme_id=theme_id,
+                    at=theme.changed_at,
+                    by=theme.changed_by,
+                    kind="status",
+                    status=status,
+                    note=note or "",
+                )
+            )
             session.commit()
             questions = session.exec(
                 select(sa.func.count(Question.id)).where(Question.theme_id == theme_id)
@@ -341,30 +455,78 @@ class SqlRecorder:
             session.add(theme)
             session.commit()
 
-    def merge_theme(self, theme_id: int, into: int) -> int:
-        """Move every question of one theme into another and delete the first; return how many."""
+    def merge_theme(self, theme_id: int, into: int, *, by: str = "") -> int:
+        """Move every question of one theme into another and delete the first; return how many.
+
+        The first theme's history goes with it; `into` records the merge, with the name the
+        merged theme had, so its history still says where the questions came from.
+        """
         if theme_id == into:
             raise GapsError(f"cannot merge theme {theme_id} into itself")
         with self._session() as session:
-            for tid in (theme_id, into):
-                if session.get(Theme, tid) is None:
+            merged = session.get(Theme, theme_id)
+            for tid, theme in ((theme_id, merged), (into, session.get(Theme, into))):
+                if theme is None:
                     raise GapsError(f"no theme with id {tid}")
             moved = session.exec(
                 sa.update(Question).where(Question.theme_id == theme_id).values(theme_id=into)
             )
+            session.exec(sa.delete(ThemeEvent).where(ThemeEvent.theme_id == theme_id))
             session.exec(sa.delete(Theme).where(Theme.id == theme_id))
+            session.add(
+                ThemeEvent(
+                    theme_id=into,
+                    by=by or None,
+                    kind="merge",
+                    detail=f"#{theme_id} {merged.name} ({moved.rowcount})",
+                )
+            )
             session.commit()
         return moved.rowcount
 
-    def set_answered_now(self, theme_id: int, answered_now: bool) -> None:
-        """Flag a theme "besvaras nu": after a reindex, the documents answer its questions."""
+    def record_reanswers(
+        self, index_id: str, answers: dict[str, Answer], *, share: float = ANSWERED_NOW_SHARE
+    ) -> list[int]:
+        """Store what a reindex answered gap questions with; flag themes "besvaras nu".
+
+        Each re-asked question keeps whether the new index answers it and with which passages.
+        A theme is flagged when at least `share` of its re-asked questions are answered now
+        (one answered question among ten is not the theme answered). Flags from an earlier
+        index are replaced. Returns the ids of themes flagged by this call that were not before.
+        """
+        now = utcnow()
+        newly: list[int] = []
         with self._session() as session:
-            theme = session.get(Theme, theme_id)
-            if theme is None:
-                raise GapsError(f"no theme with id {theme_id}")
-            theme.answered_now = answered_now
-            session.add(theme)
+            questions = session.exec(select(Question).where(Question.id.in_(list(answers)))).all()
+            per_theme: dict[int, list[bool]] = {}
+            for q in questions:
+                answer = answers[q.id]
+                q.answered_now = answer.answered
+                q.answered_now_citations = _citations(answer) if answer.answered else []
+                session.add(q)
+                if q.theme_id is not None:
+                    per_theme.setdefault(q.theme_id, []).append(answer.answered)
+            for theme_id, answered in per_theme.items():
+                theme = session.get(Theme, theme_id)
+                flagged = sum(answered) >= share * len(answered)
+                if flagged and not theme.answered_now:
+                    newly.append(theme_id)
+                    theme.answered_now_at = now
+                    session.add(
+                        ThemeEvent(
+                            theme_id=theme_id,
+                            at=now,
+                            kind="answered_now",
+                            detail=f"{sum(answered)}/{len(answered)} index {index_id}",
+                        )
+                    )
+                theme.answered_now = flagged
+                theme.answered_now_index = index_id
+                if not flagged:
+                    theme.answered_now_at = None
+                session.add(theme)
             session.commit()
+        return newly
 
 
 def create_recorder(settings: Settings) -> SqlRecorder:

@@ -50,6 +50,8 @@ class Theme(SQLModel, table=True):
     name: str = Field(max_length=200)
     status: str = Field(default="open", max_length=20)
     answered_now: bool = False  # "besvaras nu": the current index answers the theme's questions
+    answered_now_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_now_index: str = Field(default="", max_length=64)  # the index that answers them
     note: str = ""  # the reviewer's note
     changed_by: str | None = Field(default=None, max_length=100)
     changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -73,6 +75,11 @@ class Question(SQLModel, table=True):
     theme_id: int | None = Field(
         default=None, foreign_key="themes.id", ondelete="SET NULL", index=True
     )
+    # Set when a reindex re-asked the question and the new documents answer it confidently.
+    answered_now: bool = False
+    answered_now_citations: list[dict] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class Feedback(SQLModel, table=True):
@@ -88,4 +95,22 @@ class Feedback(SQLModel, table=True):
     given_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-TABLES = (Theme.__table__, Question.__table__, Feedback.__table__)
+EVENT_KINDS = ("status", "merge", "move", "answered_now")
+
+
+class ThemeEvent(SQLModel, table=True):
+    """One change to a theme: who did what when, kept so reviewers can follow its history."""
+
+    __tablename__ = "theme_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    theme_id: int = Field(foreign_key="themes.id", ondelete="CASCADE", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    by: str | None = Field(default=None, max_length=100)
+    kind: str = Field(max_length=20)  # one of EVENT_KINDS
+    status: str | None = Field(default=None, max_length=20)  # the status after the change
+    note: str = ""
+    detail: str = ""  # e.g. "merged theme 4 (3 questions)"
+
+
+TABLES = (Theme.__table__, Question.__table__, Feedback.__table__, ThemeEvent.__table__)

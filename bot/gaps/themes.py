@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.gaps.store import GapsError
-
 if TYPE_CHECKING:
     from bot.gaps.store import SqlRecorder
     from bot.search.encoders import Encoder
@@ -93,20 +91,21 @@ def assign_themes(
     return len(loose)
 
 
-def merge_themes(store: SqlRecorder, theme_id: int, into: int, encoder: Encoder) -> int:
+def merge_themes(
+    store: SqlRecorder, theme_id: int, into: int, encoder: Encoder, *, by: str = ""
+) -> int:
     """Move theme_id's questions into `into`, delete theme_id, rename `into`; return how many."""
-    moved = store.merge_theme(theme_id, into)
+    moved = store.merge_theme(theme_id, into, by=by)
     _rename(store, into, encoder)
     return moved
 
 
-def move_question(store: SqlRecorder, question_id: str, theme_id: int, encoder: Encoder) -> None:
+def move_question(
+    store: SqlRecorder, question_id: str, theme_id: int, encoder: Encoder, *, by: str = ""
+) -> None:
     """Put one question in another theme, renaming both themes to fit their questions."""
-    question = store.question(question_id)
-    if question is None:
-        raise GapsError(f"no question with id {question_id}")
-    store.assign_theme([question_id], theme_id)
-    for tid in {question.theme_id, theme_id} - {None}:
+    old = store.move_question(question_id, theme_id, by=by)
+    for tid in {old, theme_id} - {None}:
         _rename(store, tid, encoder)
 
 
