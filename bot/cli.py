@@ -36,6 +36,16 @@ def _errors(func: Callable) -> Callable:
     return wrapper
 
 
+def _login_name() -> str:
+    """Who changes a theme from the CLI, unless --by names someone else."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return ""
+
+
 def _settings(ctx: click.Context) -> Settings:
     if ctx.obj is None:
         ctx.obj = load(ctx.find_root().params.get("config_path"))
@@ -64,11 +74,14 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)  # httpx logs URLs with the bot token
 
 
-def _index(settings: Settings, full: bool, encoder: Encoder | None = None) -> None:
+def _index(
+    settings: Settings, full: bool, encoder: Encoder | None = None, *, reask: bool = True
+) -> None:
     from bot.search.encoders import load_encoder
     from bot.search.indexer import build_index
 
-    report = build_index(settings, encoder or load_encoder(settings.encoder), full=full)
+    encoder = encoder or load_encoder(settings.encoder)
+    report = build_index(settings, encoder, full=full)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for path in report.removed_documents:
@@ -79,15 +92,47 @@ def _index(settings: Settings, full: bool, encoder: Encoder | None = None) -> No
         f"{report.duplicates} marked as repeats; {len(report.skipped)} skipped; "
         f"{report.seconds:.1f}s."
     )
+    if reask:
+        _reask(settings, encoder)
+
+
+def _reask(settings: Settings, encoder: Encoder) -> None:
+    """Ask the open gap questions again; a database that fails must not fail the index."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.answer.core import Answerer
+    from bot.gaps.reask import reask_gaps
+    from bot.gaps.store import create_recorder
+
+    try:
+        with create_recorder(settings) as recorder:
+            if not recorder.gaps(limit=1):
+                return
+            result = reask_gaps(recorder, Answerer(settings, encoder))
+    except (RutinbotError, SQLAlchemyError) as err:
+        click.echo(f"Warning: open gap questions were not re-asked: {err}", err=True)
+        return
+    click.echo(
+        f"Re-asked {result.asked} open gap questions: {result.answered} answered now; "
+        f'{result.themes_flagged} themes newly flagged "besvaras nu" '
+        "(`rutinbot gaps` lists them)."
+    )
 
 
 @cli.command("index")
 @click.option("--full", is_flag=True, help="Re-read and re-embed everything.")
+@click.option(
+    "--no-reask", is_flag=True, help="Don't re-ask open gap questions against the new index."
+)
 @click.pass_context
 @_errors
-def index_cmd(ctx: click.Context, full: bool) -> None:
-    """Index the knowledge folder (only new or changed text is embedded)."""
-    _index(_settings(ctx), full)
+def index_cmd(ctx: click.Context, full: bool, no_reask: bool) -> None:
+    """Index the knowledge folder (only new or changed text is embedded).
+
+    Then every open gap question is asked again, and themes the new documents now answer are
+    flagged "besvaras nu" for a reviewer to confirm.
+    """
+    _index(_settings(ctx), full, reask=not no_reask)
 
 
 @cli.command("ask")
@@ -135,7 +180,7 @@ def chat_cmd(ctx: click.Context) -> None:
     encoder = load_encoder(settings.encoder)  # once, for indexing and answering
     if store.current_dir(settings.paths.index) is None:
         click.echo("No index yet: building it first (a few minutes on two cores).", err=True)
-        _index(settings, full=False, encoder=encoder)
+        _index(settings, full=False, encoder=encoder, reask=False)
     answerer = Answerer(settings, encoder)
     interactive = sys.stdin.isatty()
     run_chat(
@@ -222,26 +267,51 @@ def gaps_cmd(ctx: click.Context, fmt: str, show_all: bool) -> None:
 @click.pass_context
 @_errors
 def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
-    """Show one theme and all its questions."""
+    """Show one theme: its questions, nearest passages and history."""
+    from bot.gaps.report import nearest_passages
     from bot.gaps.store import GapsError, create_recorder
 
     with create_recorder(_settings(ctx)) as recorder:
-        theme = next((t for t in recorder.themes() if t.id == theme_id), None)
+        theme = recorder.theme(theme_id)
         if theme is None:
             raise GapsError(f"no theme with id {theme_id}; `rutinbot gaps` lists them")
         gaps = recorder.gaps(theme_id=theme_id)
+        history = recorder.theme_events(theme_id)
     click.echo(f"#{theme.id} [{theme.status}] {theme.name}")
+    if theme.answered_now:
+        now = sum(g.answered_now for g in gaps)
+        click.echo(
+            f'"besvaras nu": the index built {theme.answered_now_at:%Y-%m-%d %H:%M} answers '
+            f"{now} of {len(gaps)} questions; check the answers and resolve the theme."
+        )
     if theme.note:
         by = f" ({theme.changed_by})" if theme.changed_by else ""
         click.echo(f"Note{by}: {theme.note}")
+    click.echo("Questions:")
     for g in gaps:
-        click.echo(f"{g.record_id}  {g.time:%Y-%m-%d %H:%M}  {g.reason:<10}  {g.question}")
+        mark = "  (answered now)" if g.answered_now else ""
+        click.echo(f"  {g.record_id}  {g.time:%Y-%m-%d %H:%M}  {g.reason:<10}  {g.question}{mark}")
+    passages = nearest_passages(gaps)
+    if passages:
+        click.echo("Nearest passages:")
+        for p in passages:
+            click.echo(f"  {p.label()}  (score {p.score:.2f}, {p.count} questions)")
+    if history:
+        click.echo("History:")
+        for e in history:
+            what = (
+                e.kind
+                + (f" -> {e.status}" if e.status else "")
+                + (f" {e.detail}" if e.detail else "")
+            )
+            note = f": {e.note}" if e.note else ""
+            click.echo(f"  {e.at:%Y-%m-%d %H:%M}  {e.by or '-'}  {what}{note}")
 
 
 @gaps_cmd.command("resolve")
 @click.argument("theme_id", type=int)
 @click.option("--note", required=True, help="What was done, e.g. which routine now answers it.")
-@click.option("--by", default="", help="Who resolved it.")
+@click.option("--by", default=_login_name, show_default="your login name", help="Who resolved it.")
 @click.pass_context
 @_errors
 def gaps_resolve_cmd(ctx: click.Context, theme_id: int, note: str, by: str) -> None:
@@ -251,6 +321,62 @@ def gaps_resolve_cmd(ctx: click.Context, theme_id: int, note: str, by: str) -> N
     with create_recorder(_settings(ctx)) as recorder:
         theme = recorder.set_theme_status(theme_id, "resolved", note=note, by=by)
     click.echo(f"Theme {theme.id} resolved ({theme.questions} questions).")
+
+
+@gaps_cmd.command("status")
+@click.argument("theme_id", type=int)
+@click.argument("status", type=click.Choice(["open", "in_progress", "resolved", "wont_fix"]))
+@click.option("--note", default=None, help="Replaces the theme's note.")
+@click.option(
+    "--by", default=_login_name, show_default="your login name", help="Who made the change."
+)
+@click.pass_context
+@_errors
+def gaps_status_cmd(
+    ctx: click.Context, theme_id: int, status: str, note: str | None, by: str
+) -> None:
+    """Set a theme's status: open, in_progress, resolved or wont_fix."""
+    from bot.gaps.store import create_recorder
+
+    with create_recorder(_settings(ctx)) as recorder:
+        theme = recorder.set_theme_status(theme_id, status, note=note, by=by)
+    click.echo(f"Theme {theme.id} is now {theme.status}.")
+
+
+@gaps_cmd.command("merge")
+@click.argument("theme_id", type=int)
+@click.argument("into", type=int)
+@click.option("--by", default=_login_name, show_default="your login name", help="Who merged them.")
+@click.pass_context
+@_errors
+def gaps_merge_cmd(ctx: click.Context, theme_id: int, into: int, by: str) -> None:
+    """Merge theme THEME_ID into theme INTO (which keeps its id, status and note)."""
+    from bot.gaps.store import create_recorder
+    from bot.gaps.themes import merge_themes
+    from bot.search.encoders import load_encoder
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        moved = merge_themes(recorder, theme_id, into, load_encoder(settings.encoder), by=by)
+    click.echo(f"Merged theme {theme_id} into {into} ({moved} questions moved).")
+
+
+@gaps_cmd.command("move")
+@click.argument("question_id")
+@click.argument("theme_id", type=int)
+@click.option("--by", default=_login_name, show_default="your login name", help="Who moved it.")
+@click.pass_context
+@_errors
+def gaps_move_cmd(ctx: click.Context, question_id: str, theme_id: int, by: str) -> None:
+    """Move one question into another theme."""
+    from bot.gaps.store import create_recorder
+    from bot.gaps.themes import move_question
+    from bot.search.encoders import load_encoder
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        move_question(recorder, question_id, theme_id, load_encoder(settings.encoder), by=by)
+    click.echo(f"Moved question {question_id} to theme {theme_id}.")
 
 
 @gaps_cmd.command("delete-question")
