@@ -1,4 +1,4 @@
-"""Command line: `rutinbot index | ask | chat | docs | telegram | gaps`."""
+"""Command line: `rutinbot index | ask | chat | docs | telegram | gaps | serve`."""
 
 from __future__ import annotations
 
@@ -409,6 +409,30 @@ def gaps_purge_cmd(ctx: click.Context) -> None:
     with SqlRecorder(settings.database_url, key_file=settings.paths.data / KEY_NAME) as recorder:
         purged = recorder.purge(days)
     click.echo(f"Purged {purged} questions older than {days} days.")
+
+
+@cli.command("serve")
+@click.option("--add-user", "add_user", metavar="NAME", help="Add a reviewer (or set a password).")
+@click.option("--host", default=None, help="Address to listen on (default: [web] host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
+@click.pass_context
+@_errors
+def serve_cmd(ctx: click.Context, add_user: str | None, host: str | None, port: int | None):
+    """Serve the reviewer web page for knowledge gaps (see docs/web.md)."""
+    settings = _settings(ctx)
+    if add_user is not None:
+        from bot.adapters.web.auth import save_user
+
+        path = settings.web.users_path(settings.paths)
+        password = click.prompt(
+            f"Password for {add_user}", hide_input=True, confirmation_prompt=True
+        )
+        save_user(path, add_user, password)
+        click.echo(f"Saved reviewer {add_user!r} in {path}.")
+        return
+    from bot.adapters.web.app import run
+
+    run(settings, host=host, port=port)
 
 
 def main() -> None:

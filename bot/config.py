@@ -82,6 +82,23 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"  # the reviewer web page listens here only, unless configured
+    port: int = 8080
+    users_file: Path | None = None  # reviewer accounts; None = <paths.data>/reviewers.toml
+    session_minutes: int = 60  # a session ends after this long without a request
+    # Cookies only over https. Browsers also send them to http://127.0.0.1 and localhost, so
+    # the default works on the same machine and behind an https reverse proxy; set false only
+    # to reach the page over plain http from another machine (which exposes the session).
+    secure_cookies: bool = True
+    login_attempts: int = 5  # failed logins per user name and address before a pause
+    login_window_minutes: int = 15  # ... within this many minutes
+
+    def users_path(self, paths: PathSettings) -> Path:
+        return self.users_file or paths.data / "reviewers.toml"
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
@@ -90,6 +107,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     source: Path | None = None  # the file these settings were read from
 
     @property
@@ -185,6 +203,8 @@ def parse(data: dict, base: Path, source: Path | None = None) -> Settings:
         raise ConfigError("[answer] min_confidence must be between 0 and 1")
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:
         raise ConfigError("[telegram] webhook_url must be set when mode is 'webhook'")
+    if not settings.web.session_minutes or not settings.web.login_attempts:
+        raise ConfigError("[web] session_minutes and login_attempts must be at least 1")
     return settings
 
 

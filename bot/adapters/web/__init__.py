@@ -1,0 +1,1 @@
+"""The reviewer web page: knowledge gaps for kvalitetsutvecklare, served by `rutinbot serve`."""
