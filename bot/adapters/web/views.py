@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from bot.gaps.store import Gap, WeekCount
@@ -31,9 +32,22 @@ CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM = 640, 220, 28, 36
 TREND_W, TREND_H = 52, 18
 
 
+def _swedish_time() -> tzinfo:
+    try:
+        return ZoneInfo("Europe/Stockholm")
+    except ZoneInfoNotFoundError:  # no time-zone database on the machine: say it is UTC
+        return UTC
+
+
+SWEDISH_TIME = _swedish_time()
+
+
 def local(moment: datetime | None) -> str:
-    """A stored UTC time as reviewers read it ("2026-11-22 14:05", UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "–"
+    """A stored UTC time as reviewers in Sweden read it ("2026-11-22 15:05")."""
+    if moment is None:
+        return "–"
+    shown = moment.astimezone(SWEDISH_TIME).strftime("%Y-%m-%d %H:%M")
+    return shown if SWEDISH_TIME is not UTC else shown + " UTC"
 
 
 def monday(day: date) -> date:
