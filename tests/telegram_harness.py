@@ -7,12 +7,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from fake_bot_api import TOKEN, Call, FakeBotAPI
+from sqlmodel import Session, select
 
 from bot.adapters.tgbot.app import build_application, serve
 from bot.config import Settings, TelegramSettings
-from bot.recording import Recorder
+from bot.gaps.store import SqlRecorder
+from bot.gaps.tables import Feedback, Question
 
 
 def settings_for(base: Settings, api: FakeBotAPI, **telegram: object) -> Settings:
@@ -24,11 +27,23 @@ def settings_for(base: Settings, api: FakeBotAPI, **telegram: object) -> Setting
     )
 
 
+def sql_recorder(folder: Path) -> SqlRecorder:
+    """The store `rutinbot telegram` records into, on a SQLite file of its own."""
+    return SqlRecorder(f"sqlite:///{folder}/gaps.db", key_file=folder / "pseudonym.key")
+
+
+def recorded(recorder: SqlRecorder, table: type = Question) -> list:
+    """Every row of a table (questions by default), oldest first."""
+    order = Question.asked_at if table is Question else Feedback.given_at
+    with Session(recorder.engine) as session:
+        return list(session.exec(select(table).order_by(order, table.id)).all())
+
+
 @contextmanager
 def running_bot(
     settings: Settings,
     answerer: object,
-    recorder: Recorder,
+    recorder: SqlRecorder,
     *,
     token: str = TOKEN,
     webhook_secret: str | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from fake_bot_api import FakeBotAPI
@@ -15,15 +16,17 @@ from telegram_harness import (
     buttons,
     message_of,
     press_and_wait,
+    recorded,
     running_bot,
     settings_for,
     settle,
+    sql_recorder,
     texts,
     wait_answer,
 )
 
 from bot.adapters.tgbot import texts as bot_texts
-from bot.recording import JsonlRecorder
+from bot.gaps.tables import Feedback
 
 REVIEWER, ADMIN, OUTSIDER = 2001, 3001, 9999
 STAFF = tuple(range(1001, 1041))
@@ -57,7 +60,8 @@ def api():
 
 @pytest.fixture(scope="module")
 def recorder(tmp_path_factory):
-    return JsonlRecorder(tmp_path_factory.mktemp("records"))
+    with sql_recorder(tmp_path_factory.mktemp("records")) as recorder:
+        yield recorder
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +88,8 @@ def _every_callback_answered(request):
         assert api.unanswered_queries() == set(), "a button was left spinning"
 
 
-def questions(recorder: JsonlRecorder) -> list[dict]:
-    return list(recorder.events("question"))
+def questions(recorder) -> list:
+    return recorded(recorder)
 
 
 # -- answering ------------------------------------------------------------------------------------
@@ -109,8 +113,9 @@ def test_staff_question_gets_cited_passages_with_buttons(api, bot, recorder):
     typing = [c for c in api.calls_of("sendChatAction") if int(c.params["chat_id"]) == user]
     assert typing and typing[0].params["action"] == "typing" and typing[0].at <= parts[0].at
     record = questions(recorder)[-1]
-    assert record["question"] == QUESTION and record["answered"] is True
-    assert record["asker"] != str(user) and len(record["asker"]) == 32  # a pseudonym
+    assert record.text == QUESTION and record.answered is True and record.channel == "telegram"
+    assert record.asker != str(user) and len(record.asker) == 32  # a pseudonym
+    assert record.citations[0]["document"] and record.index_id
 
 
 def test_unanswered_question_gets_honest_reply_suggestions_and_a_gap(api, bot, recorder):
@@ -127,11 +132,12 @@ def test_personnummer_is_redacted_before_anything_is_recorded(api, bot, recorder
     user = STAFF[2]
     api.send(user, "Ska lex Sarah rapporteras för klienten 19850312-1234 eller 850312 1234?")
     wait_answer(api, user)
-    assert questions(recorder)[-1]["question"] == (
+    assert questions(recorder)[-1].text == (
         "Ska lex Sarah rapporteras för klienten [PERSONNUMMER] eller [PERSONNUMMER]?"
     )
-    raw = recorder.path.read_text(encoding="utf-8")
-    assert "850312" not in raw and str(user) not in raw
+    folder = Path(recorder.engine.url.database).parent
+    raw = b"".join(f.read_bytes() for f in folder.glob("gaps.db*"))  # the database and its WAL
+    assert b"850312" not in raw and str(user).encode() not in raw
 
 
 def test_too_long_question_gets_the_swedish_reason(api, bot):
@@ -203,7 +209,7 @@ def test_helpful_is_recorded_once_and_the_thumbs_go_away(api, bot, recorder):
     user = STAFF[6]
     api.send(user, QUESTION)
     last = wait_answer(api, user)[-1]
-    record_id = questions(recorder)[-1]["id"]
+    record_id = questions(recorder)[-1].id
     _, toast = press_and_wait(api, user, last, "👍 Hjälpte")
     assert toast.params["text"] == bot_texts.HELPFUL_THANKS
     edited = api.wait(
@@ -213,8 +219,8 @@ def test_helpful_is_recorded_once_and_the_thumbs_go_away(api, bot, recorder):
     # An old client still showing 👎 can't vote twice.
     api.press(user, message_of(api, last), buttons(last)["👎 Hjälpte inte"])
     api.wait(lambda calls: [c for c in calls if c.params.get("text") == bot_texts.ALREADY_VOTED])
-    feedback = [e for e in recorder.events("feedback") if e["id"] == record_id]
-    assert [e["helpful"] for e in feedback] == [True]
+    feedback = [f for f in recorded(recorder, Feedback) if f.question_id == record_id]
+    assert [f.helpful for f in feedback] == [True]
 
 
 def test_unhelpful_makes_the_question_a_gap(api, bot, recorder):

@@ -12,7 +12,15 @@ import random
 import pytest
 from conftest import make_settings
 from fake_bot_api import FakeBotAPI, utf16
-from telegram_harness import buttons, press_and_wait, running_bot, settings_for, texts, wait_answer
+from telegram_harness import (
+    buttons,
+    press_and_wait,
+    running_bot,
+    settings_for,
+    sql_recorder,
+    texts,
+    wait_answer,
+)
 
 USER = 5001
 TITLE = 'Rutin <Avgifter> & "taxor" för *hemtjänst* och _boende_'
@@ -86,11 +94,11 @@ def api():
 
 @pytest.fixture(scope="module")
 def bot(api, hostile_answerer, tmp_path_factory):
-    from bot.recording import JsonlRecorder
-
     settings = settings_for(hostile_answerer.settings, api, staff=(USER,))
-    recorder = JsonlRecorder(tmp_path_factory.mktemp("records"))
-    with running_bot(settings, hostile_answerer, recorder):
+    with (
+        sql_recorder(tmp_path_factory.mktemp("records")) as recorder,
+        running_bot(settings, hostile_answerer, recorder),
+    ):
         api.wait_polls()
         yield
 

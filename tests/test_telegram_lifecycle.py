@@ -8,14 +8,16 @@ from fake_bot_api import FakeBotAPI
 from telegram_harness import (
     message_of,
     press_and_wait,
+    recorded,
     running_bot,
     settings_for,
     settle,
+    sql_recorder,
     wait_answer,
 )
 
 from bot.adapters.tgbot import texts
-from bot.recording import JsonlRecorder
+from bot.gaps.tables import Feedback
 
 USER = 6001
 SECRET = "s3cret-Token_for_tests"
@@ -42,7 +44,10 @@ def test_webhook_takes_updates_only_with_the_right_secret(answerer, sample_setti
             webhook_listen="127.0.0.1",
             webhook_port=port,
         )
-        with running_bot(settings, answerer, JsonlRecorder(tmp_path), webhook_secret=SECRET):
+        with (
+            sql_recorder(tmp_path) as recorder,
+            running_bot(settings, answerer, recorder, webhook_secret=SECRET),
+        ):
             api.wait(lambda calls: [c for c in calls if c.method == "setWebhook"])
             assert api.webhook == {"url": url, "secret_token": SECRET}
             assert api.deliver_webhook(api.message(USER, "/help"), "wrong-secret") == 403
@@ -59,8 +64,7 @@ def test_webhook_takes_updates_only_with_the_right_secret(answerer, sample_setti
 def test_buttons_from_before_a_restart_say_the_question_must_be_asked_again(
     answerer, sample_settings, tmp_path
 ):
-    recorder = JsonlRecorder(tmp_path)
-    with FakeBotAPI() as api:
+    with sql_recorder(tmp_path) as recorder, FakeBotAPI() as api:
         settings = settings_for(sample_settings, api, staff=(USER,))
         with running_bot(settings, answerer, recorder):
             api.send(USER, QUESTION)
@@ -73,4 +77,4 @@ def test_buttons_from_before_a_restart_say_the_question_must_be_asked_again(
             assert "reply_markup" not in message_of(api, last)  # the dead buttons are removed
             assert len(api.sent(USER)) == len(wait_answer(api, USER))  # nothing else was sent
         assert api.unanswered_queries() == set()
-    assert not list(recorder.events("feedback"))
+        assert recorded(recorder, Feedback) == []

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000  # how long a SQLite writer waits for another process's transaction
-KEY_NAME = "pseudonym.key"  # the same file JsonlRecorder uses, so pseudonyms stay stable
+KEY_NAME = "pseudonym.key"  # beside a SQLite database: pseudonyms stay stable across restarts
 ANSWERED_NOW_SHARE = 0.5  # of a theme's re-asked questions answered, for "besvaras nu"
 
 

@@ -10,7 +10,7 @@ import secrets
 import signal
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
@@ -24,12 +24,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.adapters.tgbot import handlers
+from bot.adapters.tgbot import handlers, reviewers
 from bot.adapters.tgbot.callbacks import ButtonStore
 from bot.answer.core import Answerer
-from bot.config import Settings
+from bot.config import Settings, TelegramSettings
 from bot.errors import ConfigError, RutinbotError
-from bot.recording import Recorder
+from bot.gaps.store import SqlRecorder
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ COMMANDS = [
     BotCommand("kallor", "Dokumenten jag svarar ur"),
     BotCommand("om", "Version och kunskapsbankens datum"),
 ]
+REVIEWER_COMMANDS = [*COMMANDS, BotCommand("luckor", "Kunskapsluckor: obesvarade frågor per tema")]
+PURGE_JOB = "purge"
 _SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -66,7 +68,7 @@ def read_webhook_secret() -> str:
 
 
 def build_application(
-    settings: Settings, answerer: Answerer, recorder: Recorder, token: str
+    settings: Settings, answerer: Answerer, recorder: SqlRecorder, token: str
 ) -> Application:
     """The whole bot: every handler registered here and nowhere else."""
     tg = settings.telegram
@@ -94,12 +96,36 @@ def build_application(
     application.add_handler(CommandHandler(["start", "help"], handlers.help_cmd))
     application.add_handler(CommandHandler("kallor", handlers.sources_cmd))
     application.add_handler(CommandHandler("om", handlers.about_cmd))
+    application.add_handler(CommandHandler("luckor", reviewers.gaps_cmd))
     application.add_handler(MessageHandler(filters.COMMAND, handlers.help_cmd))
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, handlers.ask))
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(reviewers.gap_button, pattern=reviewers.PATTERN))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_error_handler(handlers.on_error)
+    if settings.database.retention_days:
+        # PTB's job queue runs on the bot's event loop from application.start() to stop().
+        application.job_queue.run_repeating(
+            reviewers.purge_job,
+            interval=reviewers.PURGE_EVERY,
+            first=reviewers.PURGE_FIRST,
+            name=PURGE_JOB,
+        )
     return application
+
+
+async def _set_commands(bot: Bot, tg: TelegramSettings) -> None:
+    """The command menu: everyone's, and one with /luckor in each reviewer's private chat."""
+    try:
+        await bot.set_my_commands(COMMANDS)
+    except TelegramError as err:
+        log.warning("could not set the command menu: %s", err)
+        return
+    for user_id in dict.fromkeys((*tg.reviewers, *tg.admins)):
+        try:
+            await bot.set_my_commands(REVIEWER_COMMANDS, scope=BotCommandScopeChat(user_id))
+        except TelegramError as err:  # "chat not found" until they have written to the bot
+            log.info("no reviewer command menu for user %s yet: %s", user_id, err)
 
 
 def _polling_error(error: TelegramError) -> None:
@@ -125,10 +151,7 @@ async def serve(
         reason = str(err).replace(application.bot.token, "[TOKEN]")
         raise RutinbotError(f"cannot reach the Telegram Bot API at {host}: {reason}") from None
     try:
-        try:
-            await application.bot.set_my_commands(COMMANDS)
-        except TelegramError as err:
-            log.warning("could not set the command menu: %s", err)
+        await _set_commands(application.bot, tg)
         if tg.mode == "webhook":
             await application.updater.start_webhook(
                 listen=tg.webhook_listen,
@@ -181,7 +204,7 @@ def quiet_logs(token: str) -> None:
         handler.addFilter(HideSecret(token))
 
 
-def run(settings: Settings, answerer: Answerer, recorder: Recorder, token: str) -> None:
+def run(settings: Settings, answerer: Answerer, recorder: SqlRecorder, token: str) -> None:
     """`rutinbot telegram`: build the bot and serve until SIGINT or SIGTERM."""
     quiet_logs(token)
     application = build_application(settings, answerer, recorder, token)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,9 +34,9 @@ from bot.adapters.tgbot.callbacks import ButtonStore, Pending
 from bot.answer.core import Answerer
 from bot.config import Settings
 from bot.errors import QuestionError, RutinbotError
+from bot.gaps.store import SqlRecorder
 from bot.models import Answer
 from bot.privacy import redact
-from bot.recording import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ class Services:
 
     settings: Settings
     answerer: Answerer
-    recorder: Recorder
+    recorder: SqlRecorder  # records questions and feedback; reviewers read its gap themes
     buttons: ButtonStore
+    # Grouping gaps into themes reads, then writes: two reviewers at once would make a theme twice.
+    themes_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -110,8 +113,11 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def help_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start, /help and any unknown command."""
     text = texts.HELP
-    if update.effective_chat.type != Chat.PRIVATE:
+    user, chat = update.effective_user, update.effective_chat
+    if chat.type != Chat.PRIVATE:
         text += texts.GROUP_HINT.format(username=render.esc(context.bot.username or ""))
+    elif role_of(user.id, chat.id, services(context).settings.telegram) >= Role.REVIEWER:
+        text += texts.REVIEWER_HELP
     await update.effective_message.reply_html(text)
 
 

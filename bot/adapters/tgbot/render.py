@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.adapters.text import ANSWERED, NOT_ANSWERED, source_line
+from bot.adapters.tgbot import texts
 from bot.answer.core import IndexInfo
 from bot.models import Answer, Chunk, Citation
+
+if TYPE_CHECKING:
+    from bot.gaps.report import Passage, ThemeSummary
+    from bot.gaps.store import Gap, ThemeInfo
 
 MAX_MESSAGE = 4096  # Telegram's limit for a text message
 MAX_CAPTION = 1024  # ... and for a document's caption
@@ -144,3 +152,68 @@ def about_message(info: IndexInfo) -> str:
         f"Modell för sökning: {esc(info.encoder)}\n"
         f"Dokument: {len(info.documents)}, textavsnitt: {info.chunk_count}"
     )
+
+
+# -- knowledge gaps, for reviewers ----------------------------------------------------------------
+
+MAX_GAP_QUESTIONS = 10  # newest first; `rutinbot gaps show` lists them all
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "–"
+
+
+def _questions(n: int) -> str:
+    return f"{n} fråga" if n == 1 else f"{n} frågor"
+
+
+def themes_message(rows: Sequence[ThemeSummary]) -> str:
+    """/luckor: the open themes, most questions first; one message, so it can be edited."""
+    if not rows:
+        return texts.NO_THEMES
+    blocks = [texts.THEMES_HEADING]
+    for r in rows:  # at most ten, each name clipped: well under 4096
+        head = f"<b>#{r.id}</b> · {_questions(r.count)} · senast {_day(r.last_seen)}"
+        blocks.append(f"{head}\n{esc(clip(r.name, 250))}")
+    blocks.append(f"<i>{texts.THEMES_HINT}</i>")
+    return "\n\n".join(blocks)
+
+
+def theme_message(theme: ThemeInfo, gaps: Sequence[Gap], passages: Sequence[Passage]) -> str:
+    """One theme: status, note, nearest passages and its newest questions, in one message."""
+    status = texts.STATUS.get(theme.status, theme.status)
+    head = [
+        f"<b>Tema #{theme.id}</b> · {esc(status)} · {_questions(len(gaps))}",
+        esc(clip(theme.name, 300)),
+    ]
+    if theme.answered_now:
+        head.append(f"<i>{texts.ANSWERED_NOW}</i>")
+    if theme.note:
+        head.append(f"<i>Anteckning:</i> {esc(clip(theme.note, 500))}")
+    if theme.changed_by:
+        who = esc(clip(theme.changed_by, 100))
+        head.append(f"<i>Ändrad av {who} {_day(theme.changed_at)}</i>")
+    blocks = ["\n".join(head)]
+    if passages:
+        lines = ["<b>Närmaste avsnitt</b>"]
+        for p in passages:
+            lines.append(f"• {esc(clip(p.label(), 300))} – {_questions(p.count)}")
+        blocks.append("\n".join(lines))
+    # The head and passages are clipped to well under 4096; the questions fill what is left.
+    newest = list(reversed(gaps))
+    shown = min(len(newest), MAX_GAP_QUESTIONS)
+    while True:
+        items = [
+            f"• {_day(g.time)} · {esc(texts.REASON.get(g.reason, g.reason))}\n"
+            f"{esc(clip(g.question, 300))}"
+            for g in newest[:shown]
+        ]
+        if len(newest) > shown:
+            items.append(
+                f"<i>… och {_questions(len(newest) - shown)} till "
+                f"(<code>rutinbot gaps show {theme.id}</code> visar alla).</i>"
+            )
+        text = "\n\n".join([*blocks, "<b>Frågor</b>, nyast först:", *items] if items else blocks)
+        if shown == 0 or visible(text) <= MAX_MESSAGE:
+            return text
+        shown -= 1

@@ -51,3 +51,31 @@ EXPIRED = (
 )
 SECTION_AS_FILE = "Avsnittet är långt, så du får det som fil: <b>{heading}</b>"
 ERROR = "Något gick fel. Försök igen om en stund, eller kontakta administratören."
+
+REVIEWER_HELP = (
+    "\n\n<b>För granskare</b>\n"
+    "/luckor – kunskapsluckor: teman av frågor som dokumenten inte besvarade, med antal"
+)
+REVIEWERS_ONLY = (
+    "Kommandot /luckor är bara för granskare och administratörer. Kontakta administratören om "
+    "du ska granska kunskapsluckor."
+)
+REVIEWERS_ONLY_TOAST = "Den här knappen är bara för granskare och administratörer."
+PRIVATE_ONLY = (
+    "Kunskapsluckorna visas bara i en privat chatt med mig, så att frågorna inte syns för hela "
+    "gruppen. Skriv /luckor till mig där."
+)
+NO_THEMES = "Inga öppna kunskapsluckor just nu. 🎉"
+THEMES_HEADING = "<b>Kunskapsluckor</b> – öppna teman, flest frågor först:"
+THEMES_HINT = "Tryck på ett tema för att se frågorna och markera det som löst."
+THEME_RESOLVED = "Temat är markerat som löst."
+THEME_REOPENED = "Temat är öppet igen."
+ANSWERED_NOW = "Besvaras nu: efter den senaste indexeringen svarar dokumenten på frågorna."
+THEME_GONE = "Temat finns inte längre (det kan ha slagits ihop med ett annat)."
+STATUS = {
+    "open": "öppen",
+    "in_progress": "pågår",
+    "resolved": "löst",
+    "wont_fix": "åtgärdas inte",
+}
+REASON = {"unanswered": "obesvarad", "unhelpful": "👎"}
