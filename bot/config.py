@@ -181,6 +181,29 @@ def _section(cls: type, data: dict, name: str, base: Path) -> object:
     return section
 
 
+def _sqlite_url_against(url: str, base: Path) -> str:
+    """A relative SQLite file in [database] url means beside the config, like every other path."""
+    if not url:
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # Not echoed: the URL may hold a password.
+        raise ConfigError(
+            "[database] url is not a database URL; expected e.g. sqlite:///data/rutinbot.db "
+            "or postgresql+psycopg://user@host/dbname"
+        ) from None
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return url
+    if name.startswith("file:") or Path(name).expanduser().is_absolute():
+        return url
+    return parsed.set(database=str(base / name)).render_as_string(hide_password=False)
+
+
 def parse(data: dict, base: Path, source: Path | None = None) -> Settings:
     """Build settings from a parsed TOML table; relative paths resolve against `base`."""
     sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "source"}
@@ -196,6 +219,9 @@ def parse(data: dict, base: Path, source: Path | None = None) -> Settings:
         if not isinstance(table, dict):
             raise ConfigError(f"[{name}] must be a table")
         built[name] = _section(hints[name], table, name, base)
+    built["database"] = dataclasses.replace(
+        built["database"], url=_sqlite_url_against(built["database"].url, base)
+    )
     settings = Settings(**built, source=source)
     if settings.chunking.target_chars > settings.chunking.max_chars:
         raise ConfigError("[chunking] target_chars must not exceed max_chars")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import CONFIG_ENV, PathSettings, Settings, load
+from bot.config import CONFIG_ENV, PathSettings, Settings, load, parse
 from bot.errors import ConfigError
 
 
@@ -206,3 +206,20 @@ def test_replace_gives_new_settings_without_touching_the_old(tmp_path, write_con
     assert isinstance(changed, Settings)
     assert changed.answer.citations == 10
     assert settings.answer.citations == 3
+
+
+def test_relative_sqlite_url_resolves_against_the_config_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir("/")  # not the config's folder
+    settings = parse({"database": {"url": "sqlite:///data/gaps.db"}}, tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'gaps.db'}"
+    absolute = f"sqlite:///{tmp_path / 'x.db'}"
+    assert parse({"database": {"url": absolute}}, Path("/elsewhere")).database_url == absolute
+    server = "postgresql+psycopg://rutinbot:s3cret@db.example/rutinbot"
+    assert parse({"database": {"url": server}}, tmp_path).database_url == server
+
+
+def test_malformed_database_url_is_refused_without_echoing_it(tmp_path):
+    with pytest.raises(ConfigError, match="not a database URL") as err:
+        parse({"database": {"url": "s3cret-password-not-a-url"}}, tmp_path)
+    assert "s3cret" not in str(err.value)
