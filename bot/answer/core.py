@@ -107,14 +107,16 @@ class Answerer:
     def search(self, text: str, count: int, fusion: str | None = None) -> Search:
         """Rank a checked question and cite the first `count` distinct passages.
 
-        A hit whose best sentence is already shown in an earlier citation's excerpt is left
-        out, as is a repeat of an earlier passage elsewhere in the corpus (search.dedup).
+        A hit is cited by its best sentence not already shown in an earlier citation's excerpt,
+        and left out when nothing relevant is left to show, as is a repeat of an earlier
+        passage elsewhere in the corpus (search.dedup).
         Benches and calibration call this too, so they measure exactly what staff see.
         """
         retriever = self.retriever()
         query_vector = self.encoder.queries([text])[0]
         ranking = retriever.rank(query_vector, text, fusion=fusion)
         tokenize = retriever.lexical.tokenizer.tokens
+        idf = retriever.lexical.idf
         query_tokens = set(ranking.query_tokens)
 
         def overlap(sentence: str) -> float:
@@ -125,10 +127,15 @@ class Answerer:
         citations: list[Citation] = []
         for hit in distinct(ranking.hits):
             chunk = hit.chunk
-            best = best_sentence(chunk, query_tokens, tokenize, hit.window)
             section = retriever.section_text(chunk.id)
             key = (chunk.document, chunk.section_id)
-            if (*key, section.index[(chunk.id, best)]) in shown:
+            seen = {
+                i
+                for i in range(len(chunk.sentences))
+                if (*key, section.index[(chunk.id, i)]) in shown
+            }
+            best = best_sentence(chunk, query_tokens, tokenize, hit.window, idf, seen)
+            if best is None:  # what it has to say is in earlier citations already
                 continue
             passage, span, positions = excerpt(section, chunk, hit.window, best, overlap)
             shown.update((*key, p) for p in positions)

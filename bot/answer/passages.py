@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from bot.models import Chunk, Citation, Hit
 from bot.search.sections import SectionText
 
 MAX_CHARS = 1000
+WINDOW_PRIOR = 1.25  # how much more a sentence in the best dense window counts
 
 
 def best_sentence(
-    chunk: Chunk, query_tokens: set[str], tokens: Callable[[str], list[str]], window: int = 0
-) -> int:
-    """The sentence to mark: within the best-matching window, the one sharing most of the
-    question's terms (the window's first sentence if none do)."""
+    chunk: Chunk,
+    query_tokens: set[str],
+    tokens: Callable[[str], list[str]],
+    window: int = 0,
+    weight: Callable[[str], float] = lambda _: 1.0,
+    shown: Container[int] = (),
+) -> int | None:
+    """The sentence to mark: the one holding the most of the question's terms, each counted by
+    `weight` (idf: a rare term says more than a common one), anywhere in the chunk; a sentence
+    in the best-matching window wins ties and near-ties (the dense match points there).
+
+    Sentences in `shown` (already in an earlier citation) are passed over. With no term shared,
+    the window's first sentence; but None when the chunk was partly shown already and what is
+    left shares no term, or when all of it was shown."""
     first, last = chunk.windows[window] if chunk.windows else (0, len(chunk.sentences))
-    best, best_score = first, 0.0
-    for i in range(first, last):
+    order = [*range(first, last), *range(first), *range(last, len(chunk.sentences))]
+    fresh = [i for i in order if i not in shown]
+    if not fresh:
+        return None
+    best, best_score = fresh[0], 0.0
+    for i in fresh:
         start, end = chunk.sentences[i]
         sent = set(tokens(chunk.text[start:end]))
-        score = len(sent & query_tokens) + 0.001 * len(sent)  # ties: the fuller sentence
-        if score > best_score + 1e-9 and sent & query_tokens:
+        shared = sent & query_tokens
+        if not shared:
+            continue
+        score = sum(weight(t) for t in shared) + 0.001 * len(sent)  # ties: the fuller sentence
+        if first <= i < last:
+            score *= WINDOW_PRIOR
+        if score > best_score + 1e-9:
             best, best_score = i, score
+    if not best_score and len(fresh) < len(order):
+        return None  # what is left of a partly shown chunk says nothing about the question
     return best
 
 
@@ -48,8 +70,8 @@ def excerpt(
     def size(a: int, b: int) -> int:
         return sum(len(s) for s in sents[a : b + 1]) + (b - a)
 
-    if size(lo, hi) > limit:
-        lo = hi = center
+    if size(lo, hi) > limit or not lo <= center <= hi:
+        lo = hi = center  # grown from the marked sentence alone
     while True:
         after = hi + 1 < len(sents) and size(lo, hi + 1) <= limit
         before = lo > 0 and size(lo - 1, hi) <= limit
