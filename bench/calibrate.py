@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import DEV, HELDOUT, ensure_index, first_hit, load_questions, settings
+from common import DEV, HELDOUT, first_hit, load_questions, system
 
 L2 = 1.0  # ridge penalty: a handful of features, a hundred or two examples
 
@@ -77,13 +77,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot.answer.confidence import FEATURES, save_calibration
-    from bot.answer.core import Answerer
-    from bot.search.encoders import load_encoder
 
-    cfg = settings(args.config)
-    encoder = load_encoder(cfg.encoder)
-    ensure_index(cfg, encoder)
-    answerer = Answerer(cfg, encoder)
+    _, encoder, answerer = system(args.config)
     sets = {p.name: collect(answerer, p) for p in (DEV, HELDOUT) if p.is_file()}
     names = list(sets)
     if len(names) == 2:

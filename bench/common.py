@@ -81,3 +81,15 @@ def ensure_index(settings, encoder) -> None:
     if store.current_dir(settings.paths.index) is None:
         print("no index: building one first", file=sys.stderr)
         build_index(settings, encoder)
+
+
+def system(config: str | None):
+    """The system under test as the CLI builds it: settings, the encoder, an Answerer over
+    the configured index (built first if there is none)."""
+    from bot.answer.core import Answerer
+    from bot.search.encoders import load_encoder
+
+    cfg = settings(config)
+    encoder = load_encoder(cfg.encoder)
+    ensure_index(cfg, encoder)
+    return cfg, encoder, Answerer(cfg, encoder)

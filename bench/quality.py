@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import DEV, ensure_index, first_hit, load_questions, settings
+from common import DEV, first_hit, load_questions, system
 
 TOP = 5
 
@@ -31,13 +31,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list questions the system missed")
     args = parser.parse_args()
 
-    from bot.answer.core import Answerer
-    from bot.search.encoders import load_encoder
-
-    cfg = settings(args.config)
-    encoder = load_encoder(cfg.encoder)
-    ensure_index(cfg, encoder)
-    answerer = Answerer(cfg, encoder)
+    _, _, answerer = system(args.config)
     questions = load_questions(args.questions)
     systems = ("system", "bm25", "dense")
     ranks: dict[str, list[int | None]] = {s: [] for s in systems}

