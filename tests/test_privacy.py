@@ -13,6 +13,8 @@ from bot.privacy import (
     REDACTED_PHONE,
     REDACTED_PNR,
     first_names,
+    hash_key,
+    pseudonym,
     redact,
 )
 
@@ -240,3 +242,17 @@ def test_first_names_are_loaded_once_from_the_package():
     assert first_names() is first_names()
     assert {"anna", "mohammed", "fatima", "erik"} <= first_names()
     assert len(first_names()) >= 300
+
+
+def test_pseudonym_is_stable_and_keyed():
+    assert pseudonym(42, b"k1") == pseudonym("42", b"k1") != pseudonym(42, b"k2")
+    assert "42" not in pseudonym(42, b"k1")
+
+
+def test_hash_key_from_environment_or_a_file_made_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("RUTINBOT_HASH_KEY", "hemlig")
+    assert hash_key(tmp_path / "key") == b"hemlig"
+    monkeypatch.delenv("RUTINBOT_HASH_KEY")
+    first = hash_key(tmp_path / "key")
+    assert "RUTINBOT_HASH_KEY is not set" in caplog.text
+    assert hash_key(tmp_path / "key") == first and len(first) == 64

@@ -167,7 +167,8 @@ def _theme_info(theme: Theme, questions: int) -> ThemeInfo:
 
 
 class SqlRecorder:
-    """The Recorder for production: one row a question, migrated to the newest schema on open.
+    """Where front ends record questions and feedback, and reviewers read the gaps: one row a
+    question, migrated to the newest schema on open.
 
     Every method is one short transaction, so the bot, the web page and the CLI can share a
     SQLite file. Question text is redacted and askers pseudonymised here, whatever the caller did.
@@ -209,7 +210,7 @@ class SqlRecorder:
                     self._key = hash_key(self._key_file)
         return pseudonym(asker, self._key)
 
-    # The Recorder protocol
+    # Recording: what front ends call
 
     def record_question(self, channel: str, asker: str, question: str, answer: Answer) -> str:
         row = Question(
