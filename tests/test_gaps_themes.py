@@ -42,6 +42,16 @@ def test_similar_questions_share_a_theme_and_an_unrelated_one_gets_its_own(recor
     assert assign_themes(recorder, encoder) == 0  # nothing left unthemed
 
 
+def test_close_embeddings_without_a_shared_word_stay_apart(recorder, encoder):
+    # Short keyword questions embed close together whatever they are about (these two: ~0.86).
+    fard, hemtjanst, fard2 = ask(
+        recorder, "färdtjänst ansökan regler", "hemtjänst avgift taxa", "färdtjänst regler barn"
+    )
+    assert assign_themes(recorder, encoder, threshold=0.85) == 3
+    assert theme_of(recorder, fard) != theme_of(recorder, hemtjanst)
+    assert theme_of(recorder, fard2) == theme_of(recorder, fard)
+
+
 def test_theme_ids_stay_stable_as_more_questions_arrive(recorder, encoder):
     sarah1, fard = ask(recorder, LEX_SARAH[0], FARDTJANST)
     assign_themes(recorder, encoder)

@@ -28,6 +28,13 @@ def theme_name(texts: list[str], vectors: np.ndarray) -> str:
     return f"{central} [{', '.join(terms)}]" if terms else central
 
 
+def _terms(text: str) -> set[str]:
+    """A question's content words, stemmed; numbers don't count (two years say nothing)."""
+    from bot.search.lexical import SwedishTokenizer
+
+    return {t for t in SwedishTokenizer().tokens(text) if not t.isdigit()}
+
+
 class _Theme:
     """An open theme's questions and their vectors while assigning."""
 
@@ -35,6 +42,7 @@ class _Theme:
         self.id = theme_id
         self.texts = texts
         self.vectors = vectors
+        self.terms = set().union(*map(_terms, texts)) if texts else set()
 
     def centroid(self) -> np.ndarray:
         mean = self.vectors.mean(axis=0)
@@ -43,6 +51,7 @@ class _Theme:
     def add(self, text: str, vector: np.ndarray) -> None:
         self.texts.append(text)
         self.vectors = np.vstack([self.vectors, vector])
+        self.terms |= _terms(text)
 
 
 def _open_themes(store: SqlRecorder, encoder: Encoder) -> list[_Theme]:
@@ -76,9 +85,17 @@ def assign_themes(
     for gap, vector in zip(loose, vectors, strict=True):
         best = None
         if themes:
+            # The nearest theme above the threshold that shares a content word with the
+            # question: short questions in the same style ("X belopp nyköping") embed close
+            # together whatever they are about, and a shared word keeps such pairs apart.
             similarity = np.stack([t.centroid() for t in themes]) @ vector
-            if similarity.max() >= threshold:
-                best = themes[int(similarity.argmax())]
+            words = _terms(gap.question)
+            for i in np.argsort(-similarity):
+                if similarity[i] < threshold:
+                    break
+                if themes[i].terms & words:
+                    best = themes[int(i)]
+                    break
         if best is None:
             best = _Theme(store.add_theme(gap.question[:200]), [], np.zeros((0, vectors.shape[1])))
             themes.append(best)
