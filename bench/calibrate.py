@@ -1,7 +1,8 @@
 """Fit the abstention model: a logistic regression from retrieval features to "the top three
-citations hold the answer", on labelled question sets (dev.jsonl and our own heldout.jsonl).
+citations hold the answer", on labelled question sets (dev.jsonl and our own bench/heldout*.jsonl).
 
-    python bench/calibrate.py            # cross-check dev <-> heldout, then fit on both and save
+    python bench/calibrate.py            # fit on all sets but one, check on that one (for each),
+                                         # then fit on all and save
     python bench/calibrate.py --dry-run  # only print
 
 Writes bot/answer/calibration.json for the configured encoder. Labels: 1 when the question is
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import DEV, HELDOUT, first_hit, load_questions, system
+from common import DEV, HELDOUT_SETS, first_hit, load_questions, system
 
 L2 = 1.0  # ridge penalty: a handful of features, a hundred or two examples
 
@@ -41,6 +42,10 @@ def _fit_standardised(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
         if np.abs(step).max() < 1e-8:
             break
     return w[:-1], float(w[-1])
+
+
+def _stack(sets: dict, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    return np.vstack([sets[n][0] for n in names]), np.concatenate([sets[n][1] for n in names])
 
 
 def collect(answerer, path):
@@ -79,15 +84,14 @@ def main() -> None:
     from bot.answer.confidence import FEATURES, save_calibration
 
     _, encoder, answerer = system(args.config)
-    sets = {p.name: collect(answerer, p) for p in (DEV, HELDOUT) if p.is_file()}
+    sets = {p.name: collect(answerer, p) for p in (DEV, *HELDOUT_SETS) if p.is_file()}
     names = list(sets)
-    if len(names) == 2:
-        for train, test in (names, names[::-1]):
-            w, b = fit(sets[train][0], sets[train][1])
-            print(f"fitted on {train}, checked on {test}:")
-            report(test, *sets[test], w, b)
-    x = np.vstack([s[0] for s in sets.values()])
-    y = np.concatenate([s[1] for s in sets.values()])
+    for test in names if len(names) > 1 else ():
+        train = [n for n in names if n != test]
+        w, b = fit(*_stack(sets, train))
+        print(f"fitted on {' + '.join(train)}, checked on {test}:")
+        report(test, *sets[test], w, b)
+    x, y = _stack(sets, names)
     w, b = fit(x, y)
     print("fitted on all:", dict(zip(FEATURES, np.round(w, 3), strict=True)), "bias", round(b, 3))
     for name, s in sets.items():

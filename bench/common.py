@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 HELDOUT = ROOT / "bench" / "heldout.jsonl"
+# Our own question sets, written from the documents (not from dev.jsonl): heldout2 was written
+# later by someone who had not seen the system's answers.
+HELDOUT_SETS = (HELDOUT, ROOT / "bench" / "heldout2.jsonl")
 HIT_CHARS = 1200
 HIT_SHARE = 0.6
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from common import DEV, HELDOUT, first_hit, load_questions, system
+from common import DEV, HELDOUT_SETS, first_hit, load_questions, system
 
 TOP = 5
 
@@ -110,7 +110,7 @@ def main() -> None:
     retriever = answerer.retriever()
     model = E5(num_threads=cfg.encoder.num_threads) if cfg.encoder.num_threads else E5()
     windows = sparse_matrix(model, window_texts(retriever), args.cache, retriever.folder.name)
-    sets = {p.name: load_questions(p) for p in (DEV, HELDOUT) if p.is_file()}
+    sets = {p.name: load_questions(p) for p in (DEV, *HELDOUT_SETS) if p.is_file()}
     columns = ["shipped", *(f"+sparse {w}" for w in args.weights)]
     results: dict[str, dict[str, tuple]] = {name: {} for name in sets}
     timings: list[float] = []

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import DEV, HELDOUT, first_hit, system
+from common import DEV, HELDOUT_SETS, first_hit, system
 
 THRESHOLDS = (0.86, 0.88, 0.90, 0.92, 0.94)
 
@@ -63,7 +63,7 @@ def _purity(recorder, topic_of: dict[str, str]) -> tuple[int, int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=Path, nargs="+", default=[DEV, HELDOUT])
+    parser.add_argument("--questions", type=Path, nargs="+", default=[DEV, *HELDOUT_SETS])
     parser.add_argument("--config", default=None)
     parser.add_argument("--format", choices=("table", "markdown"), default="table")
     args = parser.parse_args()
