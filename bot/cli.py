@@ -280,9 +280,10 @@ def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
     click.echo(f"#{theme.id} [{theme.status}] {theme.name}")
     if theme.answered_now:
         now = sum(g.answered_now for g in gaps)
+        when = f" (flagged {theme.answered_now_at:%Y-%m-%d %H:%M})" if theme.answered_now_at else ""
         click.echo(
-            f'"besvaras nu": the index built {theme.answered_now_at:%Y-%m-%d %H:%M} answers '
-            f"{now} of {len(gaps)} questions; check the answers and resolve the theme."
+            f'"besvaras nu"{when}: the current index answers {now} of {len(gaps)} questions; '
+            "check the answers and resolve the theme."
         )
     if theme.note:
         by = f" ({theme.changed_by})" if theme.changed_by else ""

@@ -509,6 +509,8 @@ class SqlRecorder:
                     per_theme.setdefault(q.theme_id, []).append(answer.answered)
             for theme_id, answered in per_theme.items():
                 theme = session.get(Theme, theme_id)
+                if theme is None:  # merged away while the questions were being asked
+                    continue
                 flagged = sum(answered) >= share * len(answered)
                 if flagged and not theme.answered_now:
                     newly.append(theme_id)
