@@ -70,7 +70,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "httpcore", "bm25s", "faiss", "sentence_transformers"):
+    for noisy in ("httpx", "httpcore", "bm25s", "faiss", "sentence_transformers", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # httpx logs URLs with the bot token
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # alembic.context is one module-level proxy: two threads migrating at once would share it.
 _ALEMBIC_LOCK = threading.Lock()
@@ -35,7 +37,11 @@ def alembic_config(target: str | Engine) -> Config:
 def upgrade(target: str | Engine, revision: str = "head") -> None:
     """Migrate the database at `target` (a URL or an engine) to `revision`; safe to repeat."""
     with _ALEMBIC_LOCK:
+        before = current(target)
         command.upgrade(alembic_config(target), revision)
+        after = current(target)
+    if after != before:  # Alembic's own chatter is silenced by the CLI; this is what matters
+        log.info("gaps database upgraded from revision %s to %s", before or "(empty)", after)
 
 
 def current(target: str | Engine) -> str | None:
