@@ -67,6 +67,38 @@ def test_first_build_embeds_every_chunk_and_publishes_a_manifest(settings, encod
     assert [c.id for c in chunks] == list(range(len(chunks)))  # a chunk's line is its id
 
 
+def test_every_sentence_has_its_own_vector(built, encoder):
+    from bot.search.indexer import sentence_texts
+    from bot.search.retriever import Retriever
+
+    folder, manifest = store.open_current(built.paths.index)
+    retriever = Retriever(folder, manifest, built.retrieval)
+    query = encoder.queries(["Vart anmäls allvarliga missförhållanden?"])[0]
+    for chunk in retriever.chunks:
+        direct = encoder.passages(sentence_texts(chunk)) @ query
+        stored = [retriever.sentence_cosine(chunk.id, i, query) for i in range(len(direct))]
+        assert stored == pytest.approx(direct.tolist(), abs=1e-5)
+
+
+def test_an_index_of_the_previous_format_is_upgraded_reusing_its_window_vectors(
+    built, first_build, encoder
+):
+    folder = store.current_dir(built.paths.index)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 2}))
+    for name in ("sentences.npy", "sentences.json"):
+        (folder / name).unlink()  # format 2 had window vectors only
+    with pytest.raises(IndexMismatchError, match="run `rutinbot index`"):
+        Answerer(built, encoder)
+
+    report = build_index(built, encoder)
+
+    _, chunks = current(built)
+    assert report.reused == sum(len(c.windows) for c in chunks)  # only sentences are new
+    assert report.embedded == sum(len(c.sentences) for c in chunks)
+    assert Answerer(built, encoder).answer("Vem utser anhörigombud?").citations
+
+
 def test_second_build_embeds_nothing_and_reports_documents_unchanged(built, first_build, encoder):
     report = build_index(built, encoder)
 

@@ -3,8 +3,9 @@
 The fused rank score says which passage is best, not whether it answers: it looks the same for
 a question the documents answer and for one they don't. The best window's cosine, how far it
 stands out from the rest, how much of the question's vocabulary the top passage holds, how much
-of it no passage holds at all, and whether a number the question names is missing from the
-evidence do differ, and a logistic model turns them into a probability.
+of it no passage holds at all, whether a number the question names is missing from the
+evidence, and how close the one marked sentence is to the question do differ, and a logistic
+model turns them into a probability.
 The weights are fitted by `bench/calibrate.py` on labelled questions and shipped in
 `calibration.json`, one entry per encoder (cosine levels differ between models).
 """
@@ -26,7 +27,14 @@ from bot.search.retriever import Ranking
 
 log = logging.getLogger(__name__)
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("dense_top", "dense_standout", "coverage", "missing", "numbers_missing")
+FEATURES = (
+    "dense_top",
+    "dense_standout",
+    "coverage",
+    "missing",
+    "numbers_missing",
+    "sentence_cosine",
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
@@ -43,12 +51,16 @@ def features(
     idf: Callable[[str], float],
     question: str = "",
     evidence: str = "",
+    sentence_cosine: float = 0.0,
 ) -> dict[str, float]:
     """Features of the top hit of a ranking.
 
     coverage: the share of the question's terms (weighted by idf) that the top passage holds;
     missing: the share that no passage holds at all ("färdtjänst" in a corpus without it);
-    numbers_missing: see numbers_missing(); `evidence` is the text of the top citations.
+    numbers_missing: see numbers_missing(); `evidence` is the text of the top citations;
+    sentence_cosine: the question's cosine with the sentence the top citation marks. A window
+    about the right topic scores high for a question it does not answer; the one sentence
+    that would answer it has to say what was asked.
     """
     if not ranking.hits:
         return dict.fromkeys(FEATURES, 0.0)
@@ -68,6 +80,7 @@ def features(
         "coverage": coverage,
         "missing": missing,
         "numbers_missing": numbers_missing(question, evidence),
+        "sentence_cosine": sentence_cosine,
     }
 
 
@@ -84,7 +97,7 @@ class Calibration:
 
 # Used when no calibration exists for the encoder in use: coverage and standout alone, set by
 # hand to be cautious. Run bench/calibrate.py to fit weights for a new model.
-_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, -2.0), bias=-3.0, encoder="")
+_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, -2.0, 0.0), bias=-3.0, encoder="")
 
 
 @cache

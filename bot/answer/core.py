@@ -125,6 +125,7 @@ class Answerer:
         shown: set[tuple[str, int, int]] = set()
         hits: list[Hit] = []
         citations: list[Citation] = []
+        top_sentence: tuple[int, int] | None = None  # (chunk id, sentence) the first one marks
         for hit in distinct(ranking.hits):
             chunk = hit.chunk
             section = retriever.section_text(chunk.id)
@@ -141,11 +142,13 @@ class Answerer:
             shown.update((*key, p) for p in positions)
             hits.append(hit)
             citations.append(to_citation(hit, passage, span))
+            top_sentence = top_sentence or (chunk.id, best)
             if len(citations) >= count:
                 break
         top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
         evidence = " ".join(f"{c.title} {c.date or ''} {c.text}" for c in citations[:3])
-        feats = confidence.features(ranking, top_tokens, retriever.lexical.idf, text, evidence)
+        marked = retriever.sentence_cosine(*top_sentence, query_vector) if top_sentence else 0.0
+        feats = confidence.features(ranking, top_tokens, idf, text, evidence, marked)
         return Search(retriever, ranking, tuple(hits), tuple(citations), feats)
 
     def answer(self, question: object, *, limit: int | None = None, offset: int = 0) -> Answer:

@@ -38,8 +38,8 @@ PIPELINE_VERSION = 3
 class BuildReport:
     documents: int = 0
     chunks: int = 0
-    embedded: int = 0  # windows whose text was new and had to be encoded
-    reused: int = 0  # windows whose vectors came from the previous index
+    embedded: int = 0  # windows and sentences whose text was new and had to be encoded
+    reused: int = 0  # windows and sentences whose vectors came from the previous index
     duplicates: int = 0  # chunks marked as repeating an earlier passage
     unchanged_documents: int = 0
     removed_documents: list[str] = field(default_factory=list)
@@ -158,12 +158,19 @@ def _read_chunks(path: Path, rel: str, settings: Settings) -> list[Chunk]:
     ]
 
 
-def _embed_windows(
-    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
-) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """One vector per window; text embedded before (same encoder) is taken from the cache."""
-    texts = [window_text(c, w) for c in chunks for w in range(len(c.windows))]
-    owners = np.array([c.id for c in chunks for _ in c.windows], dtype=np.int32)
+def sentence_texts(chunk: Chunk) -> list[str]:
+    """A chunk's sentences as they are embedded one by one (for the abstention model)."""
+    return [chunk.text[start:end] for start, end in chunk.sentences]
+
+
+def _embed(
+    texts: list[str],
+    owners: list[int],
+    encoder: Encoder,
+    cache: dict[str, np.ndarray],
+    report: BuildReport,
+) -> store.Rows:
+    """One vector a text; text embedded before (same encoder) is taken from the cache."""
     shas = [_text_sha(t) for t in texts]
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo: dict[str, list[int]] = {}
@@ -181,10 +188,27 @@ def _embed_windows(
         encoded = encoder.passages([texts[todo[sha][0]] for sha in part])
         for sha, vec in zip(part, encoded, strict=True):
             vectors[todo[sha]] = vec
+            cache[sha] = vec
         if update:
             update(len(part))
-    report.embedded = sum(len(rows) for rows in todo.values())
-    return owners, shas, vectors
+    report.embedded += sum(len(rows) for rows in todo.values())
+    return store.Rows(vectors, np.asarray(owners, dtype=np.int32), shas)
+
+
+def _embed_windows(
+    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
+) -> store.Rows:
+    texts = [window_text(c, w) for c in chunks for w in range(len(c.windows))]
+    owners = [c.id for c in chunks for _ in c.windows]
+    return _embed(texts, owners, encoder, cache, report)
+
+
+def _embed_sentences(
+    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
+) -> store.Rows:
+    texts = [t for c in chunks for t in sentence_texts(c)]
+    owners = [c.id for c in chunks for _ in c.sentences]
+    return _embed(texts, owners, encoder, cache, report)
 
 
 def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> BuildReport:
@@ -205,11 +229,12 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         folder = store.current_dir(root)
         if folder is not None and not full:
             manifest = store.read_manifest(folder)
-            if manifest.encoder == encoder.name and manifest.format_version == store.FORMAT_VERSION:
+            if manifest.encoder == encoder.name and manifest.format_version in store.CACHE_FORMATS:
                 old_chunks = store.read_chunks(folder)
-                old_vectors = store.read_vectors(folder)
                 _, old_shas = store.read_windows(folder)
-                cache = dict(zip(old_shas, old_vectors, strict=True))
+                cache = dict(zip(old_shas, store.read_vectors(folder), strict=True))
+                _, sentence_shas, sentence_vectors = store.read_sentences(folder)
+                cache.update(zip(sentence_shas, sentence_vectors, strict=True))
                 if manifest.chunking == chunking:
                     prev_docs = {d.path: d for d in manifest.documents}
                     for c in old_chunks:
@@ -263,7 +288,8 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         report.duplicates = sum(c.dup_of is not None for c in chunks)
 
         encode_started = time.monotonic()
-        owners, shas, vectors = _embed_windows(chunks, encoder, cache, report)
+        windows = _embed_windows(chunks, encoder, cache, report)
+        sentences = _embed_sentences(chunks, encoder, cache, report)
         report.encode_seconds = time.monotonic() - encode_started
 
         build = store.new_build_dir(root)
@@ -279,7 +305,7 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                 documents=tuple(docs),
                 skipped=tuple({"path": p, "reason": r} for p, r in report.skipped),
             )
-            store.write_index(build, manifest, chunks, vectors, owners, shas)
+            store.write_index(build, manifest, chunks, windows, sentences)
             report.folder = store.publish(root, build)
         except BaseException:
             import shutil

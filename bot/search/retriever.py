@@ -50,6 +50,15 @@ def weighted(dense: np.ndarray, lexical: np.ndarray, wd: float, wl: float) -> np
     return wd * z + wl * lex
 
 
+def _first_rows(owners: np.ndarray, chunks: int) -> np.ndarray:
+    """For each chunk, the first row of its rows in `owners` (rows are grouped by chunk)."""
+    first = np.zeros(chunks, dtype=np.int64)
+    if len(owners):
+        changes = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        first[owners[changes]] = changes
+    return first
+
+
 class Retriever:
     """One loaded index: chunks, window vectors and BM25, ready to rank."""
 
@@ -60,16 +69,20 @@ class Retriever:
         self.chunks: list[Chunk] = store.read_chunks(folder)
         self.dense = DenseIndex(store.read_vectors(folder))
         self.owners, _ = store.read_windows(folder)
+        sentence_owners, _, self._sentence_vectors = store.read_sentences(folder)
+        self._first_sentence = _first_rows(sentence_owners, len(self.chunks))
         # Row of each chunk's first window: a window's number within its chunk is row - first.
-        self._first_row = np.zeros(len(self.chunks), dtype=np.int64)
-        if len(self.owners):
-            changes = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
-            self._first_row[self.owners[changes]] = changes
+        self._first_row = _first_rows(self.owners, len(self.chunks))
         self.lexical = LexicalIndex.load(folder / "lexical", len(self.chunks))
         self._section_text: dict[tuple[str, int], SectionText] = {}
         self._by_section: dict[tuple[str, int], list[Chunk]] = {}
         for c in self.chunks:
             self._by_section.setdefault((c.document, c.section_id), []).append(c)
+
+    def sentence_cosine(self, chunk_id: int, sentence: int, query_vector: np.ndarray) -> float:
+        """Cosine of the query and one sentence of a chunk, embedded on its own at index time."""
+        row = self._first_sentence[chunk_id] + sentence
+        return float(self._sentence_vectors[row] @ query_vector)
 
     def section_text(self, chunk_id: int) -> SectionText:
         """The sentences of a chunk's section, once each (cached: excerpts need them often)."""

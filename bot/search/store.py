@@ -6,6 +6,8 @@ embeddings/
   index-…/chunks.jsonl    one chunk a line; a chunk's line number is its id
   index-…/vectors.npy     float32, one normalised row per window (a few sentences of a chunk)
   index-…/windows.json    for each row: the chunk it belongs to and the hash of its text
+  index-…/sentences.npy   float32, one normalised row per sentence of each chunk, in order
+  index-…/sentences.json  for each row: its chunk and the hash of its text (as windows.json)
   index-…/lexical/        bm25s files and the compound-splitting vocabulary
 """
 
@@ -24,7 +26,9 @@ import numpy as np
 from bot.errors import IndexMismatchError, IndexMissingError
 from bot.models import Chunk
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: sentence vectors
+# Formats whose window vectors a new build may reuse, so an upgrade embeds only what is new.
+CACHE_FORMATS = (2, 3)
 CURRENT = "current"
 KEEP_OLD = 1  # older index folders kept beside the current one, for a process still using them
 
@@ -111,6 +115,15 @@ def read_windows(folder: Path) -> tuple[np.ndarray, list[str]]:
     return np.asarray(data["chunk"], dtype=np.int64), list(data["sha"])
 
 
+def read_sentences(folder: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """For each sentence row: the id of its chunk, the hash of its text, and its vector."""
+    if not (folder / "sentences.json").is_file():  # format 2: none
+        return np.zeros(0, dtype=np.int64), [], np.zeros((0, 0), dtype=np.float32)
+    data = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
+    vectors = np.load(folder / "sentences.npy")
+    return np.asarray(data["chunk"], dtype=np.int64), list(data["sha"]), vectors
+
+
 def open_current(root: Path, encoder_name: str | None = None) -> tuple[Path, Manifest]:
     """The current index folder and its manifest, checked against the configured encoder."""
     folder = current_dir(root)
@@ -120,7 +133,7 @@ def open_current(root: Path, encoder_name: str | None = None) -> tuple[Path, Man
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index in {folder} has format {manifest.format_version}, this version reads "
-            f"{FORMAT_VERSION}; run `rutinbot index --full`"
+            f"{FORMAT_VERSION}; run `rutinbot index` (text embedded before is reused)"
         )
     if encoder_name is not None and manifest.encoder != encoder_name:
         raise IndexMismatchError(
@@ -139,21 +152,28 @@ def new_build_dir(root: Path) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Vectors and, for each row, the chunk it belongs to and the hash of its text."""
+
+    vectors: np.ndarray
+    owners: np.ndarray
+    shas: list[str]
+
+
 def write_index(
-    folder: Path,
-    manifest: Manifest,
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    owners: np.ndarray,
-    shas: list[str],
+    folder: Path, manifest: Manifest, chunks: list[Chunk], windows: Rows, sentences: Rows
 ) -> None:
     with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
         for chunk in chunks:
             fh.write(json.dumps(chunk_to_json(chunk), ensure_ascii=False) + "\n")
-    np.save(folder / "vectors.npy", vectors.astype(np.float32))
-    (folder / "windows.json").write_text(
-        json.dumps({"chunk": [int(o) for o in owners], "sha": shas}), encoding="utf-8"
-    )
+    for name, rows in (("vectors", windows), ("sentences", sentences)):
+        np.save(folder / f"{name}.npy", rows.vectors.astype(np.float32))
+    for name, rows in (("windows", windows), ("sentences", sentences)):
+        (folder / f"{name}.json").write_text(
+            json.dumps({"chunk": [int(o) for o in rows.owners], "sha": rows.shas}),
+            encoding="utf-8",
+        )
     # The manifest is written last: a folder without one is an unfinished build.
     (folder / "manifest.json").write_text(
         json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
