@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,12 +18,18 @@ DEFAULT_THRESHOLD = 0.9
 TOP_TERMS = 3
 
 
+@cache
+def _tokenizer():
+    """One tokenizer (stemmer and stopwords loaded once) for naming and grouping themes."""
+    from bot.search.lexical import SwedishTokenizer
+
+    return SwedishTokenizer()
+
+
 def theme_name(texts: list[str], vectors: np.ndarray) -> str:
     """The theme's most central question, then its most frequent content words."""
     central = texts[int(np.argmax((vectors @ vectors.T).mean(axis=1)))]
-    from bot.search.lexical import SwedishTokenizer
-
-    words = SwedishTokenizer().words
+    words = _tokenizer().words
     counts = Counter(w for t in texts for w in dict.fromkeys(words(t)))
     terms = [w for w, _ in counts.most_common(TOP_TERMS)]
     return f"{central} [{', '.join(terms)}]" if terms else central
@@ -30,9 +37,7 @@ def theme_name(texts: list[str], vectors: np.ndarray) -> str:
 
 def _terms(text: str) -> set[str]:
     """A question's content words, stemmed; numbers don't count (two years say nothing)."""
-    from bot.search.lexical import SwedishTokenizer
-
-    return {t for t in SwedishTokenizer().tokens(text) if not t.isdigit()}
+    return {t for t in _tokenizer().tokens(text) if not t.isdigit()}
 
 
 class _Theme:
