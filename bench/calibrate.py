@@ -5,6 +5,12 @@ citations hold the answer", on labelled question sets (dev.jsonl and our own ben
                                          # then fit on all and save
     python bench/calibrate.py --dry-run  # only print
 
+It also proposes `[answer] min_confidence`: the threshold at which the out-of-sample
+probabilities of all sets together (each set scored by the model fitted on the others) answer
+the most answerable questions correctly while answering at most 10% wrongly and refusing at
+least 60% of unanswerable ones (the targets of the quality bench). Out of sample, so the
+threshold is not chosen by the same questions the weights were fitted on.
+
 Writes bot/answer/calibration.json for the configured encoder. Labels: 1 when the question is
 answerable and a gold passage is among the first three citations, else 0 (an answerable
 question we would cite wrongly should be refused too).
@@ -18,6 +24,8 @@ import numpy as np
 from common import DEV, HELDOUT_SETS, first_hit, load_questions, system
 
 L2 = 1.0  # ridge penalty: a handful of features, a hundred or two examples
+MAX_WRONG = 0.10  # answerable questions answered without the gold passage in the top 3
+MIN_REFUSED = 0.60  # unanswerable questions refused
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -64,15 +72,35 @@ def collect(answerer, path):
     return np.array(rows), np.array(labels), np.array(kinds)
 
 
-def report(name: str, x, y, kinds, w, b) -> None:
-    p = 1 / (1 + np.exp(-(x @ w + b)))
+def probability(x: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-(x @ w + b)))
+
+
+def outcomes(p, y, kinds, t: float) -> tuple[float, float, float]:
+    """Answered correctly and answered wrongly (shares of answerable questions), and refused
+    (share of unanswerable ones), when questions with probability >= t are answered."""
+    answered = p >= t
+    correct = (answered & (y == 1) & kinds).sum() / max(kinds.sum(), 1)
+    wrong = (answered & (y == 0) & kinds).sum() / max(kinds.sum(), 1)
+    refused = (~answered & ~kinds).sum() / max((~kinds).sum(), 1)
+    return float(correct), float(wrong), float(refused)
+
+
+def report(name: str, p, y, kinds, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7)) -> None:
     print(f"  {name}: threshold  ans.correct  ans.wrong  unans.refused")
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7):
-        answered = p >= t
-        correct = (answered & (y == 1) & kinds).sum() / max(kinds.sum(), 1)
-        wrong = (answered & (y == 0) & kinds).sum() / max(kinds.sum(), 1)
-        refused = (~answered & ~kinds).sum() / max((~kinds).sum(), 1)
-        print(f"  {'':{len(name)}}  {t:9.1f}  {correct:11.3f}  {wrong:9.3f}  {refused:13.3f}")
+    for t in thresholds:
+        correct, wrong, refused = outcomes(p, y, kinds, t)
+        print(f"  {'':{len(name)}}  {t:9.2f}  {correct:11.3f}  {wrong:9.3f}  {refused:13.3f}")
+
+
+def threshold(p, y, kinds) -> float | None:
+    """The threshold (to 0.01) answering the most questions correctly within the targets."""
+    best = None
+    for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        correct, wrong, refused = outcomes(p, y, kinds, t)
+        if wrong <= MAX_WRONG and refused >= MIN_REFUSED and (best is None or correct > best[0]):
+            best = (correct, float(t))
+    return best and best[1]
 
 
 def main() -> None:
@@ -86,16 +114,29 @@ def main() -> None:
     _, encoder, answerer = system(args.config)
     sets = {p.name: collect(answerer, p) for p in (DEV, *HELDOUT_SETS) if p.is_file()}
     names = list(sets)
+    held_out = []  # (probabilities, labels, kinds) of each set under the model fitted on the rest
     for test in names if len(names) > 1 else ():
         train = [n for n in names if n != test]
         w, b = fit(*_stack(sets, train))
+        x, y, kinds = sets[test]
+        held_out.append((probability(x, w, b), y, kinds))
         print(f"fitted on {' + '.join(train)}, checked on {test}:")
-        report(test, *sets[test], w, b)
+        report(test, *held_out[-1])
     x, y = _stack(sets, names)
     w, b = fit(x, y)
     print("fitted on all:", dict(zip(FEATURES, np.round(w, 3), strict=True)), "bias", round(b, 3))
-    for name, s in sets.items():
-        report(name, *s, w, b)
+    for name, (xs, ys, kinds) in sets.items():
+        report(name, probability(xs, w, b), ys, kinds)
+    if held_out:
+        pooled = [np.concatenate(parts) for parts in zip(*held_out, strict=True)]
+        print("all sets, each checked by the model fitted on the others:")
+        report("pooled", *pooled, thresholds=np.round(np.arange(0.35, 0.56, 0.02), 2))
+        t = threshold(*pooled)
+        print(
+            f"proposed [answer] min_confidence = {t}"
+            if t is not None
+            else "no threshold meets the targets out of sample"
+        )
     if not args.dry_run:
         save_calibration(encoder.name, list(w), b, f"{' + '.join(names)} ({len(y)} questions)")
         print("saved to bot/answer/calibration.json")

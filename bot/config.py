@@ -49,12 +49,15 @@ class RetrievalSettings:
     rrf_k: int = 60
     dense_weight: float = 0.6
     lexical_weight: float = 0.4
+    # A chunk's cosine: (1 - sentence_weight) * its best window + sentence_weight * its best
+    # single sentence (both embedded at index time).
+    sentence_weight: float = 0.5
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
     citations: int = 5  # passages per answer ("Fler källor" asks for more)
-    min_confidence: float = 0.5  # below this the bot says the documents don't answer
+    min_confidence: float = 0.46  # below this the bot says the documents don't answer
     max_question_chars: int = 1000
 
 
@@ -225,6 +228,8 @@ def parse(data: dict, base: Path, source: Path | None = None) -> Settings:
     settings = Settings(**built, source=source)
     if settings.chunking.target_chars > settings.chunking.max_chars:
         raise ConfigError("[chunking] target_chars must not exceed max_chars")
+    if not 0.0 <= settings.retrieval.sentence_weight <= 1.0:
+        raise ConfigError("[retrieval] sentence_weight must be between 0 and 1")
     if not 0.0 <= settings.answer.min_confidence <= 1.0:
         raise ConfigError("[answer] min_confidence must be between 0 and 1")
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook_url:

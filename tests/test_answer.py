@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from conftest import SAMPLE, make_settings
 
@@ -236,3 +237,36 @@ def test_question_about_something_absent_is_not_answered(small_answerer, questio
     assert answer.answered is False
     assert 0.0 <= answer.confidence < small_answerer.settings.answer.min_confidence
     assert answer.citations  # the nearest passages are still shown, to read critically
+
+
+def test_standout_is_the_best_score_above_the_background():
+    from bot.answer.confidence import standout
+
+    flat = np.full(30, 0.8)
+    peaked = flat.copy()
+    peaked[7] = 0.9
+
+    assert standout(flat) == pytest.approx(0.0)
+    assert standout(peaked) == pytest.approx(0.1)
+    assert standout(np.array([0.9, 0.7])) == pytest.approx(0.2)  # short: against the rest
+    assert standout(np.array([0.9])) == 0.0
+
+
+def test_the_ranking_carries_every_sentences_cosine_for_the_sentence_features(answerer):
+    from bot.answer.confidence import standout
+
+    question = "Vem utser anhörigombud?"
+    found = answerer.search(answerer.check_question(question), 5)
+    retriever, ranking = found.retriever, found.ranking
+    query = answerer.encoder.queries([question])[0]
+    top = found.hits[0].chunk
+
+    assert len(ranking.sentences) == sum(len(c.sentences) for c in retriever.chunks)
+    top_sentences = [
+        float(ranking.sentences[retriever.sentence_row(top.id, i)])
+        for i in range(len(top.sentences))
+    ]
+    for i, cosine in enumerate(top_sentences):
+        assert cosine == pytest.approx(retriever.sentence_cosine(top.id, i, query), abs=1e-5)
+    assert found.features["sentence_standout"] == standout(ranking.sentences)
+    assert any(found.features["sentence_cosine"] == c for c in top_sentences)  # the marked one

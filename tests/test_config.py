@@ -102,6 +102,7 @@ def test_unknown_section_is_rejected_with_its_name(write_config):
         ("paths = 'here'\n", "[paths] must be a table"),
         ("[chunking]\ntarget_chars = 900\nmax_chars = 800\n", "target_chars must not exceed"),
         ("[answer]\nmin_confidence = 1.5\n", "min_confidence must be between 0 and 1"),
+        ("[retrieval]\nsentence_weight = 1.5\n", "sentence_weight must be between 0 and 1"),
     ],
 )
 def test_wrong_values_are_rejected_with_where_they_are(write_config, toml, where):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import make_settings
 
@@ -78,6 +79,30 @@ def test_every_sentence_has_its_own_vector(built, encoder):
         direct = encoder.passages(sentence_texts(chunk)) @ query
         stored = [retriever.sentence_cosine(chunk.id, i, query) for i in range(len(direct))]
         assert stored == pytest.approx(direct.tolist(), abs=1e-5)
+
+
+def test_a_chunks_cosine_mixes_its_best_window_and_its_best_sentence(built, encoder):
+    import dataclasses
+
+    from bot.search.retriever import Retriever
+
+    folder, manifest = store.open_current(built.paths.index)
+    query = encoder.queries(["Vart anmäls allvarliga missförhållanden?"])[0]
+
+    def chunk_cosines(weight: float):
+        settings = dataclasses.replace(built.retrieval, sentence_weight=weight)
+        retriever = Retriever(folder, manifest, settings)
+        dense, _, sentences = retriever.chunk_dense(query)
+        return retriever, dense, sentences
+
+    retriever, windows_only, sentences = chunk_cosines(0.0)
+    _, sentences_only, _ = chunk_cosines(1.0)
+    _, mixed, _ = chunk_cosines(0.5)
+    for chunk in retriever.chunks:
+        rows = [retriever.sentence_row(chunk.id, i) for i in range(len(chunk.sentences))]
+        assert sentences_only[chunk.id] == pytest.approx(max(sentences[rows]), abs=1e-6)
+    assert mixed == pytest.approx((windows_only + sentences_only) / 2, abs=1e-6)
+    assert not np.allclose(windows_only, sentences_only)  # the two views do differ
 
 
 def test_an_index_of_the_previous_format_is_upgraded_reusing_its_window_vectors(

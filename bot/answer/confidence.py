@@ -1,11 +1,12 @@
 """Decide "answered" from a calibrated signal: a logistic model over a few retrieval features.
 
 The fused rank score says which passage is best, not whether it answers: it looks the same for
-a question the documents answer and for one they don't. The best window's cosine, how far it
-stands out from the rest, how much of the question's vocabulary the top passage holds, how much
-of it no passage holds at all, whether a number the question names is missing from the
-evidence, and how close the one marked sentence is to the question do differ, and a logistic
-model turns them into a probability.
+a question the documents answer and for one they don't. The best chunk's cosine, how far it
+stands out from the rest, how far the best single sentence stands out from the other sentences,
+how much of the question's vocabulary the top passage holds, how much of it no passage holds at
+all, whether a number the question names is missing from the evidence, and how close the one
+marked sentence is to the question do differ, and a logistic model turns them into a
+probability.
 The weights are fitted by `bench/calibrate.py` on labelled questions and shipped in
 `calibration.json`, one entry per encoder (cosine levels differ between models).
 """
@@ -34,6 +35,7 @@ FEATURES = (
     "missing",
     "numbers_missing",
     "sentence_cosine",
+    "sentence_standout",
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -43,6 +45,13 @@ def numbers_missing(question: str, evidence: str) -> float:
     2021" is not answered by the 2023 norm, however similar the rest of the passage is."""
     wanted = set(_NUMBER.findall(question))
     return float(bool(wanted - set(_NUMBER.findall(evidence))))
+
+
+def standout(scores: np.ndarray) -> float:
+    """How far the best score stands above the background (the 6th to 20th best, averaged)."""
+    ranked = np.sort(scores)[::-1]
+    background = ranked[5:20] if len(ranked) > 6 else ranked[1:]
+    return float(ranked[0] - background.mean()) if len(background) else 0.0
 
 
 def features(
@@ -60,14 +69,15 @@ def features(
     numbers_missing: see numbers_missing(); `evidence` is the text of the top citations;
     sentence_cosine: the question's cosine with the sentence the top citation marks. A window
     about the right topic scores high for a question it does not answer; the one sentence
-    that would answer it has to say what was asked.
+    that would answer it has to say what was asked;
+    dense_standout and sentence_standout: how far the best chunk, and the best single sentence,
+    stand out from the rest (see standout()). They weigh in opposite directions: a question
+    one sentence matches far better than the passages around it is more often a near miss (the
+    sentence names the topic) than one a whole passage answers.
     """
     if not ranking.hits:
         return dict.fromkeys(FEATURES, 0.0)
     top = ranking.hits[0]
-    dense_sorted = np.sort(ranking.dense)[::-1]
-    background = dense_sorted[5:20] if len(dense_sorted) > 6 else dense_sorted[1:]
-    standout = float(dense_sorted[0] - background.mean()) if len(background) else 0.0
     q = set(ranking.query_tokens)
     gone = set(ranking.missing_tokens)
     total = sum(idf(t) for t in q | gone)
@@ -76,11 +86,12 @@ def features(
     missing = sum(idf(t) for t in gone) / total if total else 0.0
     return {
         "dense_top": float(top.dense or 0.0),
-        "dense_standout": standout,
+        "dense_standout": standout(ranking.dense),
         "coverage": coverage,
         "missing": missing,
         "numbers_missing": numbers_missing(question, evidence),
         "sentence_cosine": sentence_cosine,
+        "sentence_standout": standout(ranking.sentences) if len(ranking.sentences) else 0.0,
     }
 
 
@@ -97,7 +108,7 @@ class Calibration:
 
 # Used when no calibration exists for the encoder in use: coverage and standout alone, set by
 # hand to be cautious. Run bench/calibrate.py to fit weights for a new model.
-_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, -2.0, 0.0), bias=-3.0, encoder="")
+_UNCALIBRATED = Calibration(weights=(0.0, 20.0, 4.0, -4.0, -2.0, 0.0, 0.0), bias=-3.0, encoder="")
 
 
 @cache

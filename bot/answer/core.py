@@ -147,7 +147,9 @@ class Answerer:
                 break
         top_tokens = set(tokenize(embed_text(hits[0].chunk))) if hits else None
         evidence = " ".join(f"{c.title} {c.date or ''} {c.text}" for c in citations[:3])
-        marked = retriever.sentence_cosine(*top_sentence, query_vector) if top_sentence else 0.0
+        marked = 0.0
+        if top_sentence and len(ranking.sentences):
+            marked = float(ranking.sentences[retriever.sentence_row(*top_sentence)])
         feats = confidence.features(ranking, top_tokens, idf, text, evidence, marked)
         return Search(retriever, ranking, tuple(hits), tuple(citations), feats)
 

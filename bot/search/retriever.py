@@ -1,8 +1,9 @@
-"""Rank chunks for a question: dense (best window) and BM25 scores over the same chunks, fused."""
+"""Rank chunks for a question: dense (best window and best sentence) and BM25 scores over the
+same chunks, fused."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,11 @@ class Ranking:
     """Everything one search computed: fused hits and the raw score arrays behind them."""
 
     hits: tuple[Hit, ...]  # best first, fused
-    dense: np.ndarray  # per chunk: cosine of its best window
+    dense: np.ndarray  # per chunk: its cosine (best window and best sentence, mixed)
     lexical: np.ndarray  # per chunk: BM25
     query_tokens: tuple[str, ...]  # as indexed, typos corrected
     missing_tokens: tuple[str, ...] = ()  # query terms no chunk contains
+    sentences: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per sentence row: cosine
 
 
 def rrf(rankings: list[np.ndarray], k: int, weights: list[float]) -> dict[int, float]:
@@ -69,8 +71,9 @@ class Retriever:
         self.chunks: list[Chunk] = store.read_chunks(folder)
         self.dense = DenseIndex(store.read_vectors(folder))
         self.owners, _ = store.read_windows(folder)
-        sentence_owners, _, self._sentence_vectors = store.read_sentences(folder)
-        self._first_sentence = _first_rows(sentence_owners, len(self.chunks))
+        self._sentence_owners, _, self._sentence_vectors = store.read_sentences(folder)
+        self._first_sentence = _first_rows(self._sentence_owners, len(self.chunks))
+        self._sentence_chunks = np.unique(self._sentence_owners)
         # Row of each chunk's first window: a window's number within its chunk is row - first.
         self._first_row = _first_rows(self.owners, len(self.chunks))
         self.lexical = LexicalIndex.load(folder / "lexical", len(self.chunks))
@@ -79,10 +82,13 @@ class Retriever:
         for c in self.chunks:
             self._by_section.setdefault((c.document, c.section_id), []).append(c)
 
+    def sentence_row(self, chunk_id: int, sentence: int) -> int:
+        """The row of one sentence of a chunk in the sentence vectors (and Ranking.sentences)."""
+        return int(self._first_sentence[chunk_id] + sentence)
+
     def sentence_cosine(self, chunk_id: int, sentence: int, query_vector: np.ndarray) -> float:
         """Cosine of the query and one sentence of a chunk, embedded on its own at index time."""
-        row = self._first_sentence[chunk_id] + sentence
-        return float(self._sentence_vectors[row] @ query_vector)
+        return float(self._sentence_vectors[self.sentence_row(chunk_id, sentence)] @ query_vector)
 
     def section_text(self, chunk_id: int) -> SectionText:
         """The sentences of a chunk's section, once each (cached: excerpts need them often)."""
@@ -98,15 +104,30 @@ class Retriever:
         c = self.chunks[chunk_id]
         return self._by_section[(c.document, c.section_id)]
 
-    def chunk_dense(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per chunk: the cosine of its best window, and that window's row."""
+    def chunk_dense(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per chunk: its cosine and the row of its best window; per sentence row: its cosine.
+
+        A chunk's cosine mixes its best window's and its best single sentence's
+        (`sentence_weight`). A window carries context; a sentence embedded alone says one thing
+        without dilution, which is what a question that one sentence answers matches best.
+        Mixed, both ranks improve on every question set over windows alone (bench/quality.py).
+        """
         rows = self.dense.scores(query_vector)
         best = np.full(len(self.chunks), -1.0, dtype=np.float32)
         np.maximum.at(best, self.owners, rows)
         best_row = np.zeros(len(self.chunks), dtype=np.int64)
         order = np.argsort(rows, kind="stable")  # ascending: the best row is written last
         best_row[self.owners[order]] = order
-        return best, best_row
+        sentences = np.zeros(0, dtype=np.float32)
+        weight = self.settings.sentence_weight
+        if len(self._sentence_owners):
+            sentences = self._sentence_vectors @ query_vector
+            if weight:
+                by_sentence = best.copy()  # a chunk without sentence rows keeps its window's
+                by_sentence[self._sentence_chunks] = -1.0
+                np.maximum.at(by_sentence, self._sentence_owners, sentences)
+                best = (1.0 - weight) * best + weight * by_sentence
+        return best, best_row, sentences
 
     def rank(self, query_vector: np.ndarray, question: str, fusion: str | None = None) -> Ranking:
         fusion = fusion or self.settings.fusion
@@ -115,7 +136,7 @@ class Retriever:
         tokens = tuple(known)
         if n == 0:
             return Ranking((), np.zeros(0), np.zeros(0), tokens, tuple(missing))
-        dense, best_row = self.chunk_dense(query_vector)
+        dense, best_row, sentences = self.chunk_dense(query_vector)
         lexical = self.lexical.scores_for(known)
         depth = min(self.settings.candidates, n)
         dense_order = np.argsort(-dense, kind="stable")[:depth]
@@ -152,4 +173,4 @@ class Retriever:
             )
             for i in order
         )
-        return Ranking(hits, dense, lexical, tokens, tuple(missing))
+        return Ranking(hits, dense, lexical, tokens, tuple(missing), sentences)
