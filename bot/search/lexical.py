@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import re
@@ -54,6 +55,22 @@ _QUESTION_WORDS = {
 }
 _MIN_PART = 4
 TYPO_MIN_LEN = 6  # shorter words have too many neighbours one edit away
+PREFIX_MIN = 5  # an unknown word and an indexed term may differ by an ending when both ...
+ENDING = 4  # ... are at least this long and the ending is at most this long
+
+
+def _distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein with adjacent transpositions)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def _deletions(term: str) -> set[str]:
@@ -114,8 +131,9 @@ class SwedishTokenizer:
                     best = (head_stem, right_stem)
         return best or ()
 
-    def tokens(self, text: str) -> list[str]:
-        out: list[str] = []
+    def word_tokens(self, text: str) -> list[tuple[str, ...]]:
+        """Per word: its stem first, then the parts of a compound or hyphenated word."""
+        out: list[tuple[str, ...]] = []
         for word in self.words(text):
             parts = self._cache.get(word)
             if parts is None:
@@ -129,8 +147,11 @@ class SwedishTokenizer:
                         extra.extend(self._split(piece))
                 parts = (stem, *dict.fromkeys(p for p in extra if p != stem))
                 self._cache[word] = parts
-            out.extend(parts)
+            out.append(parts)
         return out
+
+    def tokens(self, text: str) -> list[str]:
+        return [t for parts in self.word_tokens(text) for t in parts]
 
 
 def _bm25s():
@@ -152,6 +173,7 @@ class LexicalIndex:
         self.size = size
         self._df = df  # how many chunks contain each term
         self._near: dict[str, set[str]] | None = None  # built on first use
+        self._sorted: list[str] | None = None
 
     def _neighbours(self) -> dict[str, set[str]]:
         """Single-deletion variants of every indexed term (SymSpell): typo look-up in O(1)."""
@@ -165,12 +187,17 @@ class LexicalIndex:
         return self._near
 
     def correct(self, token: str) -> list[str]:
-        """Indexed terms one edit away from an unknown query term ("uppdarget" -> "uppdrag")."""
+        """Indexed terms one edit away from an unknown query term ("uppdarget" -> "uppdrag").
+
+        Deletions on both sides find candidates up to two edits apart ("forsakring" and
+        "forankring" share "forakring"); only those one edit away are kept."""
+        if len(token) < TYPO_MIN_LEN:
+            return []
         near = self._neighbours()
         found: set[str] = set()
         for variant in _deletions(token):
             found |= near.get(variant, set())
-        return sorted(found)[:3]
+        return sorted(t for t in found if _distance(token, t) <= 1)[:3]
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -204,24 +231,53 @@ class LexicalIndex:
         return float(np.log(1 + (self.size - n + 0.5) / (n + 0.5)))
 
     def resolve(self, query: str) -> tuple[list[str], list[str]]:
-        """The query's terms as indexed (typos corrected), and the terms found nowhere.
+        """The query's terms as indexed, and the words found nowhere.
 
-        A query term the corpus does not contain is replaced by indexed terms one edit away:
-        staff type fast, and "sakunnig" should still find "sakkunnig".
+        A word the corpus does not contain is replaced by indexed terms one edit away (staff
+        type fast: "sakunnig" should find "sakkunnig"), else by indexed terms that differ only
+        by an ending (see prefixed()). A compound the corpus lacks still counts as missing when
+        its parts are found ("trygghetsboendet" where the corpus has "trygghet" and "boende"):
+        its parts take part in the ranking, but the concept itself is not in the documents,
+        which is worth knowing when deciding to answer (measured with bench/calibrate.py).
         """
         vocab = self._bm25.vocab_dict
         known: list[str] = []
         missing: list[str] = []
-        for t in self.tokenizer.tokens(query):
-            if t in vocab:
-                known.append(t)
+        for stem, *parts in self.tokenizer.word_tokens(query):
+            found = [p for p in parts if p in vocab]
+            if stem in vocab:
+                known.extend([stem, *found])
                 continue
-            fixed = self.correct(t) if len(t) >= TYPO_MIN_LEN else []
+            known.extend(found)
+            fixed = self.correct(stem) or self.prefixed(stem)
             if fixed:
                 known.extend(fixed)
             else:
-                missing.append(t)
+                missing.append(stem)
         return known, missing
+
+    def prefixed(self, stem: str) -> list[str]:
+        """Indexed terms that differ from an unknown term only by an ending ("forsakring" and
+        "forsakr", from "försäkring" and "försäkrad": Snowball stems inflections unevenly)."""
+        if len(stem) < PREFIX_MIN:
+            return []
+        vocab = self._bm25.vocab_dict
+        for size in range(len(stem) - 1, max(PREFIX_MIN, len(stem) - ENDING) - 1, -1):
+            if stem[:size] in vocab:  # the longest indexed term the word starts with
+                return [stem[:size]]
+        terms = self._sorted_vocabulary()
+        i = bisect.bisect_left(terms, stem)
+        longer = []
+        while i < len(terms) and terms[i].startswith(stem):
+            if len(terms[i]) - len(stem) <= ENDING:
+                longer.append(terms[i])
+            i += 1
+        return sorted(longer, key=len)[:2]  # else the (two) closest that start with the word
+
+    def _sorted_vocabulary(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(t for t in self._bm25.vocab_dict if isinstance(t, str))
+        return self._sorted
 
     def scores_for(self, known: list[str]) -> np.ndarray:
         """BM25 score of every chunk for already resolved query terms."""
