@@ -71,9 +71,10 @@ def features(
     about the right topic scores high for a question it does not answer; the one sentence
     that would answer it has to say what was asked;
     dense_standout and sentence_standout: how far the best chunk, and the best single sentence,
-    stand out from the rest (see standout()). They weigh in opposite directions: a question
-    one sentence matches far better than the passages around it is more often a near miss (the
-    sentence names the topic) than one a whole passage answers.
+    stand out from the rest (see standout()). The fitted model weighs them in opposite
+    directions, on every subset it was fitted on: a question one sentence matches far better
+    than the passages around it is more often a near miss (the sentence names the topic) than
+    one a whole passage answers.
     """
     if not ranking.hits:
         return dict.fromkeys(FEATURES, 0.0)
