@@ -400,3 +400,40 @@ def test_concurrent_build_is_refused_by_the_lock(built, encoder):
         holder.communicate("", timeout=10)
 
     assert build_index(built, encoder).embedded == 0  # free again once the other build ends
+
+
+def _chunk_of(sentences: list[str]):
+    from bot.models import Chunk
+
+    text, spans = "", []
+    for s in sentences:
+        spans.append((len(text), len(text) + len(s)))
+        text += s + " "
+    return Chunk(0, "d.md", "D", None, (), 0, None, 0, text, tuple(spans), "x", None, ())
+
+
+def test_a_lists_lead_in_and_items_are_embedded_together():
+    from bot.search.indexer import sentence_texts
+
+    lead = "Kartläggningen innehåller:"
+    items = ["• Sammanställning av frånvaromönster", "• Elevens beskrivning"]
+    after = "Analysen görs av elevhälsoteamet."
+    texts = sentence_texts(_chunk_of(["Skolan utreder frånvaron.", lead, *items, after]))
+
+    assert texts[0] == "Skolan utreder frånvaron."  # not part of a list: as it is
+    assert texts[1] == f"{lead} {items[0]} {items[1]}"  # the lead-in says what is listed
+    assert texts[2:4] == [f"{lead} {items[0]}", f"{lead} {items[1]}"]  # each item, what of
+    assert texts[4] == after  # the list has ended
+
+
+def test_a_long_lists_lead_in_takes_the_items_that_fit():
+    from bot.search.indexer import LIST_CONTEXT_CHARS, sentence_texts
+
+    lead = "Handlingsplanen ska innehålla:"
+    items = [f"• Punkt {n} " + "x" * 100 for n in range(6)]
+    texts = sentence_texts(_chunk_of([lead, *items]))
+
+    assert len(texts[0]) <= LIST_CONTEXT_CHARS
+    assert texts[0].startswith(f"{lead} {items[0]} {items[1]}")
+    assert items[-1] not in texts[0]
+    assert texts[-1] == f"{lead} {items[-1]}"  # every item still gets its lead-in
