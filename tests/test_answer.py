@@ -254,6 +254,7 @@ def test_standout_is_the_best_score_above_the_background():
 
 def test_the_ranking_carries_every_sentences_cosine_for_the_sentence_features(answerer):
     from bot.answer.confidence import standout
+    from bot.search.indexer import sentence_texts
 
     question = "Vem utser anhörigombud?"
     found = answerer.search(answerer.check_question(question), 5)
@@ -266,7 +267,7 @@ def test_the_ranking_carries_every_sentences_cosine_for_the_sentence_features(an
         float(ranking.sentences[retriever.sentence_row(top.id, i)])
         for i in range(len(top.sentences))
     ]
-    for i, cosine in enumerate(top_sentences):
-        assert cosine == pytest.approx(retriever.sentence_cosine(top.id, i, query), abs=1e-5)
+    direct = answerer.encoder.passages(sentence_texts(top)) @ query
+    assert top_sentences == pytest.approx(direct.tolist(), abs=1e-5)
     assert found.features["sentence_standout"] == standout(ranking.sentences)
     assert any(found.features["sentence_cosine"] == c for c in top_sentences)  # the marked one

@@ -86,10 +86,6 @@ class Retriever:
         """The row of one sentence of a chunk in the sentence vectors (and Ranking.sentences)."""
         return int(self._first_sentence[chunk_id] + sentence)
 
-    def sentence_cosine(self, chunk_id: int, sentence: int, query_vector: np.ndarray) -> float:
-        """Cosine of the query and one sentence of a chunk, embedded on its own at index time."""
-        return float(self._sentence_vectors[self.sentence_row(chunk_id, sentence)] @ query_vector)
-
     def section_text(self, chunk_id: int) -> SectionText:
         """The sentences of a chunk's section, once each (cached: excerpts need them often)."""
         c = self.chunks[chunk_id]
