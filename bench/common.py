@@ -13,9 +13,9 @@ sys.path.insert(0, str(ROOT))
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 HELDOUT = ROOT / "bench" / "heldout.jsonl"
 # Our own question sets, written from the documents (not from dev.jsonl): heldout2 was written
-# later by someone who had not seen the system's answers, heldout3 last by someone who had seen
-# neither the system's answers nor any other question set.
-HELDOUT_SETS = (HELDOUT, ROOT / "bench" / "heldout2.jsonl", ROOT / "bench" / "heldout3.jsonl")
+# later by someone who had not seen the system's answers, heldout3 and heldout4 by someone who
+# had seen neither the system's answers nor any other question set.
+HELDOUT_SETS = (HELDOUT, *(ROOT / "bench" / f"heldout{n}.jsonl" for n in (2, 3, 4)))
 HIT_CHARS = 1200
 HIT_SHARE = 0.6
 

@@ -57,7 +57,7 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     citations: int = 5  # passages per answer ("Fler källor" asks for more)
-    min_confidence: float = 0.45  # below this the bot says the documents don't answer
+    min_confidence: float = 0.47  # below this the bot says the documents don't answer
     max_question_chars: int = 1000
 
 

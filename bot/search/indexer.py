@@ -169,8 +169,8 @@ def sentence_texts(chunk: Chunk) -> list[str]:
     A list's items are sentences of their own, and so is its lead-in ("Kartläggningen
     innehåller:"), which alone says little and whose items alone ("• Elevens beskrivning") say
     nothing of what they list. So a lead-in ending in a colon is embedded with the items that
-    follow it (up to LIST_CONTEXT_CHARS), and each item with its lead-in. Measured on the four
-    question sets: recall@1 0.754 -> 0.762, and the abstention model tells answered from
+    follow it (up to LIST_CONTEXT_CHARS), and each item with its lead-in. Measured on dev and
+    our first three sets: recall@1 0.754 -> 0.762, and the abstention model tells answered from
     unanswered better (bench/calibrate.py).
     """
     plain = [chunk.text[start:end] for start, end in chunk.sentences]
