@@ -1,6 +1,7 @@
 """Retrieval and abstention quality on a question set, beside BM25-only and dense-only baselines.
 
     python bench/quality.py [--questions ../shared/eval/dev.jsonl] [--misses]
+    python bench/quality.py --corpus bench/corpus-b --questions bench/corpus-b/questions.jsonl
 
 Prints recall@1, recall@3, MRR@5, and for the system how answerable questions fare (answered
 with the gold passage in the top 3, answered wrongly, refused) and how many unanswerable ones are
@@ -13,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import DEV, first_hit, load_questions, system
+from common import DEV, add_corpus_arguments, asked, first_hit, load_questions, system
 
 TOP = 5
 
@@ -27,11 +28,11 @@ def _ranked_texts(answerer, question: str, fusion: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=Path, default=DEV)
-    parser.add_argument("--config", default=None)
+    add_corpus_arguments(parser)
     parser.add_argument("--misses", action="store_true", help="list questions the system missed")
     args = parser.parse_args()
 
-    _, _, answerer = system(args.config)
+    _, _, answerer = system(args.config, args.corpus)
     questions = load_questions(args.questions)
     systems = ("system", "bm25", "dense")
     ranks: dict[str, list[int | None]] = {s: [] for s in systems}
@@ -39,7 +40,7 @@ def main() -> None:
     misses = []
     started = time.monotonic()
     for q in questions:
-        answer = answerer.answer(q.question)
+        answer = asked(answerer, q.question)  # redacted, as every front end answers
         texts = {
             "system": [c.text for c in answer.citations],
             "bm25": _ranked_texts(answerer, q.question, "lexical"),

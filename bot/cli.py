@@ -5,21 +5,30 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from bot import __version__
 from bot.config import Settings, load
-from bot.errors import RutinbotError
+from bot.errors import QuestionError, RutinbotError
+from bot.gaps.statuses import ACTIVE_STATUSES, THEME_STATUSES
+from bot.safetext import clean_text, for_terminal
 
 if TYPE_CHECKING:
+    from bot.models import Answer
     from bot.search.encoders import Encoder
 
 log = logging.getLogger("bot")
+
+EXIT_UNEXPECTED = 70  # EX_SOFTWARE: an internal error, as opposed to bad input (2) or index (3)
+EXIT_OS_ERROR = 74  # EX_IOERR: a file or folder the system refused (permissions, disk full)
 
 
 def _errors(func: Callable) -> Callable:
@@ -30,10 +39,66 @@ def _errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except RutinbotError as err:
-            click.echo(f"Error: {err}", err=True)
-            sys.exit(err.exit_code)
+            _fail(err)
 
     return wrapper
+
+
+def _fail(err: RutinbotError) -> NoReturn:
+    echo(f"Error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+class _Cli(click.Group):
+    """The root command: whatever escapes a command ends as one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RutinbotError as err:
+            _fail(err)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise  # click's own: usage errors, --help, Ctrl-C at a prompt, exit codes
+        except KeyboardInterrupt:
+            echo("Interrupted.", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`rutinbot docs | head`): nothing to say, and nowhere to.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        except OSError as err:  # the machine said no: a path, a permission, a full disk
+            log.debug("operating-system error", exc_info=True)
+            path = f": {err.filename}" if err.filename else ""
+            echo(f"Error: {err.strerror or type(err).__name__}{path}{_origin(err)}", err=True)
+            sys.exit(EXIT_OS_ERROR)
+        except Exception as err:  # a bug, or a failure nobody translated yet
+            # Only the kind and the place, never the message: it may quote a question.
+            log.debug("unexpected error", exc_info=True)
+            where = _origin(err)
+            echo(
+                f"Error: unexpected {type(err).__name__}{where}; this is a bug. "
+                "Rerun with -v for the details (the log at debug level has the traceback).",
+                err=True,
+            )
+            sys.exit(EXIT_UNEXPECTED)
+
+
+def _origin(err: BaseException) -> str:
+    """' in bot/x.py:12': the innermost frame of our own code the error passed through."""
+    tb, where = err.__traceback__, ""
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if "bot" in path.parts:
+            parts = path.parts[path.parts.index("bot") :]
+            where = f" in {'/'.join(parts)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print to the terminal: nothing stored or typed can send it control sequences."""
+    click.echo(for_terminal(text), err=err)
 
 
 def _login_name() -> str:
@@ -52,7 +117,7 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
 
 
-@click.group()
+@click.group(cls=_Cli)
 @click.option(
     "--config",
     "config_path",
@@ -83,10 +148,10 @@ def _index(
     encoder = encoder or load_encoder(settings.encoder)
     report = build_index(settings, encoder, full=full)
     for path, reason in report.skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+        echo(f"skipped {path}: {reason}", err=True)
     for path in report.removed_documents:
-        click.echo(f"removed {path}", err=True)
-    click.echo(
+        echo(f"removed {path}", err=True)
+    echo(
         f"Indexed {report.documents} documents ({report.unchanged_documents} unchanged), "
         f"{report.chunks} chunks: {report.embedded} embedded, {report.reused} reused, "
         f"{report.duplicates} marked as repeats; {len(report.skipped)} skipped; "
@@ -110,9 +175,9 @@ def _reask(settings: Settings, encoder: Encoder) -> None:
                 return
             result = reask_gaps(recorder, Answerer(settings, encoder))
     except (RutinbotError, SQLAlchemyError) as err:
-        click.echo(f"Warning: open gap questions were not re-asked: {err}", err=True)
+        echo(f"Warning: open gap questions were not re-asked: {err}", err=True)
         return
-    click.echo(
+    echo(
         f"Re-asked {result.asked} open gap questions: {result.answered} answered now; "
         f'{result.themes_flagged} themes newly flagged "besvaras nu" '
         "(`rutinbot gaps` lists them)."
@@ -139,65 +204,166 @@ def index_cmd(ctx: click.Context, full: bool, no_reask: bool) -> None:
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
 @click.option("-n", "--citations", type=click.IntRange(1, 50), default=None)
+@click.option(
+    "--record", is_flag=True, help="Record the questions (redacted) in the gaps database."
+)
 @click.pass_context
 @_errors
-def ask_cmd(ctx: click.Context, question: str | None, as_json: bool, citations: int | None):
-    """Answer QUESTION, or with no argument one question per line from standard input."""
-    from bot.adapters.text import render
-    from bot.answer.core import Answerer
+def ask_cmd(
+    ctx: click.Context, question: str | None, as_json: bool, citations: int | None, record: bool
+):
+    """Answer QUESTION, or with no argument one question per line from standard input.
 
-    answerer = Answerer(_settings(ctx))
-    questions = [question] if question is not None else (ln.rstrip("\n") for ln in sys.stdin)
-    for q in questions:
-        if question is None and not q.strip():
-            continue
+    Questions are redacted and answered as every front end does. A batch gives exactly one
+    answer per input line, in order: a line that cannot be asked (empty, too long, not text)
+    gets an error in its place and the batch goes on.
+    """
+    from bot.adapters.text import render
+
+    with _ask_service(_settings(ctx), record) as asking:
+
+        def answer_of(text: str):
+            asked = asking.ask(
+                text, channel="cli", asker=_login_name(), record=record, limit=citations
+            )
+            return asked.answer
+
+        if question is not None:  # one question: a bad one is an error of the command (exit 2)
+            answer = answer_of(question)
+            _write(_json_line(answer.to_json()) if as_json else render(answer, color=_color()))
+            return
+        _ask_batch(answer_of, as_json)
+
+
+@contextmanager
+def _ask_service(settings: Settings, record: bool, encoder: Encoder | None = None):
+    """The ask service for the terminal; with `record`, writing to the gaps database and
+    grouping new gaps into themes, flushed before the command ends."""
+    from bot.answer.core import Answerer
+    from bot.asking import AskService
+
+    answerer = Answerer(settings, encoder)
+    if not record:
+        yield AskService(answerer)
+        return
+    from bot.gaps.grouping import ThemeJob
+    from bot.gaps.outbox import Outbox
+    from bot.gaps.store import create_recorder
+
+    with create_recorder(settings) as recorder:
+        outbox = Outbox(recorder)
+        themes = ThemeJob(recorder, answerer.encoder)
         try:
-            answer = answerer.answer(q, limit=citations)
-        except RutinbotError as err:
-            if not as_json:
-                raise
-            # Same keys as an answer, so a script reading the stream needs no special case.
-            failed = {"question": q, "answered": False, "citations": [], "error": str(err)}
-            click.echo(json.dumps(failed, ensure_ascii=False))
+            yield AskService(answerer, outbox, themes=themes)
+        finally:
+            outbox.close()
+            themes.close()
+
+
+def _ask_batch(answer_of: Callable[[str], Answer], as_json: bool) -> None:
+    from bot.adapters.text import render
+
+    for line in _stdin_lines():
+        try:
+            answer = answer_of(line)
+        except QuestionError as err:
+            _write(_failed(line, err, as_json))
             continue
-        if as_json:
-            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
-        else:
-            click.echo(render(answer, color=sys.stdout.isatty()))
+        except RutinbotError:
+            raise  # the index or the encoder: no later line can be answered either
+        except Exception as err:  # a bug this line set off: the rest of the batch goes on
+            log.debug("unexpected error on a batch line", exc_info=True)
+            bug = QuestionError(f"unexpected {type(err).__name__}; rerun with -v for details")
+            _write(_failed(line, bug, as_json))
+            continue
+        _write(_json_line(answer.to_json()) if as_json else render(answer, color=_color()) + "\n")
+
+
+def _failed(line: str, err: QuestionError, as_json: bool) -> str:
+    if not as_json:
+        return f"Fel: {err.sv}\n\n"
+    # Same keys as an answer, so a script reading the stream needs no special case.
+    return _json_line({"question": line, "answered": False, "citations": [], "error": str(err)})
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input as lines of text, whatever the locale: bytes decoded as UTF-8, with
+    undecodable bytes replaced, so one bad line never ends the batch."""
+    for raw in sys.stdin.buffer:
+        yield clean_text(raw.rstrip(b"\r\n").decode("utf-8", errors="replace"))
+
+
+# Characters a JSON encoder may leave raw that a terminal or a line splitter treats as special:
+# C1 controls, the Unicode line separators and bidi overrides (C0 controls are always escaped).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_line(data: dict) -> str:
+    text = json.dumps(data, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def _write(text: str) -> None:
+    """UTF-8 bytes to standard output under any locale, flushed so a pipe sees each answer."""
+    sys.stdout.buffer.write(text.encode("utf-8", errors="replace"))
+    sys.stdout.buffer.flush()
+
+
+def _color() -> bool:
+    return sys.stdout.isatty()
 
 
 @cli.command("chat")
+@click.option(
+    "--no-record", "no_record", is_flag=True, help="Do not record questions in the gaps database."
+)
 @click.pass_context
 @_errors
-def chat_cmd(ctx: click.Context) -> None:
-    """Chat in the terminal (builds the index first if there is none)."""
+def chat_cmd(ctx: click.Context, no_record: bool) -> None:
+    """Chat in the terminal (builds the index first if there is none).
+
+    Questions are recorded, redacted and under a keyed hash of your login name, so the ones
+    the documents don't answer become gaps; --no-record turns that off.
+    """
     from bot.adapters.chat import run_chat
-    from bot.answer.core import Answerer
     from bot.search import store
     from bot.search.encoders import load_encoder
 
     settings = _settings(ctx)
     encoder = load_encoder(settings.encoder)  # once, for indexing and answering
     if store.current_dir(settings.paths.index) is None:
-        click.echo("No index yet: building it first (a few minutes on two cores).", err=True)
+        echo("No index yet: building it first (a few minutes on two cores).", err=True)
         _index(settings, full=False, encoder=encoder, reask=False)
-    answerer = Answerer(settings, encoder)
     interactive = sys.stdin.isatty()
-    run_chat(
-        answerer,
-        read=input if interactive else _line_reader(),
-        color=sys.stdout.isatty(),
-    )
+    with _ask_service(settings, not no_record, encoder) as asking:
+        run_chat(
+            asking,
+            read=_terminal_reader if interactive else _line_reader(),
+            color=sys.stdout.isatty(),
+            asker=_login_name(),
+            record=not no_record,
+        )
 
 
 def _line_reader() -> Callable[[str], str]:
+    """Questions from a pipe: UTF-8 whatever the locale, undecodable bytes replaced."""
+
     def read(prompt: str) -> str:
-        line = sys.stdin.readline()
+        line = sys.stdin.buffer.readline()
         if not line:
             raise EOFError
-        return line
+        return line.decode("utf-8", errors="replace")
 
     return read
+
+
+def _terminal_reader(prompt: str) -> str:
+    """A line typed at the terminal; bytes the terminal's encoding can't decode are dropped
+    instead of ending the chat."""
+    try:
+        return input(prompt)
+    except UnicodeDecodeError:
+        return "\ufffd"
 
 
 @cli.command("docs")
@@ -209,13 +375,17 @@ def docs_cmd(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     _, manifest = store.open_current(settings.paths.index)
-    click.echo(f"Index built {manifest.built_at} with {manifest.encoder}")
+    echo(f"Index built {manifest.built_at} with {manifest.encoder}")
+    from bot.answer.calibration import in_use
+
+    used = in_use(settings.paths.index, manifest.encoder, settings.answer.min_confidence)
+    echo(f"Calibration: {used.description}")
     width = max((len(d.path) for d in manifest.documents), default=8)
-    click.echo(f"{'document':<{width}}  {'date':<10}  chunks  title")
+    echo(f"{'document':<{width}}  {'date':<10}  chunks  title")
     for d in manifest.documents:
-        click.echo(f"{d.path:<{width}}  {d.date or '-':<10}  {d.chunks:>6}  {d.title}")
+        echo(f"{d.path:<{width}}  {d.date or '-':<10}  {d.chunks:>6}  {d.title}")
     for s in manifest.skipped:
-        click.echo(f"skipped {s['path']}: {s['reason']}")
+        echo(f"skipped {s['path']}: {s['reason']}")
 
 
 @cli.command("telegram")
@@ -258,8 +428,8 @@ def gaps_cmd(ctx: click.Context, fmt: str, show_all: bool) -> None:
             from bot.search.encoders import load_encoder
 
             assign_themes(recorder, load_encoder(settings.encoder))
-        rows = summaries(recorder, None if show_all else ("open", "in_progress"))
-    click.echo(render(rows, fmt))
+        rows = summaries(recorder, None if show_all else ACTIVE_STATUSES)
+    echo(render(rows, fmt))
 
 
 @gaps_cmd.command("show")
@@ -277,28 +447,33 @@ def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
             raise GapsError(f"no theme with id {theme_id}; `rutinbot gaps` lists them")
         gaps = recorder.gaps(theme_id=theme_id)
         history = recorder.theme_events(theme_id)
-    click.echo(f"#{theme.id} [{theme.status}] {theme.name}")
+    echo(f"#{theme.id} [{theme.status}] {theme.name}")
     if theme.answered_now:
         now = sum(g.answered_now for g in gaps)
         when = f" (flagged {theme.answered_now_at:%Y-%m-%d %H:%M})" if theme.answered_now_at else ""
-        click.echo(
+        echo(
             f'"besvaras nu"{when}: the current index answers {now} of {len(gaps)} questions; '
             "check the answers and resolve the theme."
         )
     if theme.note:
         by = f" ({theme.changed_by})" if theme.changed_by else ""
-        click.echo(f"Note{by}: {theme.note}")
-    click.echo("Questions:")
+        echo(f"Note{by}: {theme.note}")
+    echo("Questions:")
     for g in gaps:
         mark = "  (answered now)" if g.answered_now else ""
-        click.echo(f"  {g.record_id}  {g.time:%Y-%m-%d %H:%M}  {g.reason:<10}  {g.question}{mark}")
+        echo(f"  {g.record_id}  {g.time:%Y-%m-%d %H:%M}  {g.reason:<10}  {g.question}{mark}")
+        if g.reason == "unanswered":  # numbered for `rutinbot gaps answered ID N`
+            for n, c in enumerate(g.citations, start=1):
+                marked = "  <- answered it (marked)" if g.marked_passage == n else ""
+                where = " > ".join(str(x) for x in (c.get("document"), c.get("section")) if x)
+                echo(f"      {n}. {where} (score {float(c.get('score', 0)):.2f}){marked}")
     passages = nearest_passages(gaps)
     if passages:
-        click.echo("Nearest passages:")
+        echo("Nearest passages:")
         for p in passages:
-            click.echo(f"  {p.label()}  (score {p.score:.2f}, {p.count} questions)")
+            echo(f"  {p.label()}  (score {p.score:.2f}, {p.count} questions)")
     if history:
-        click.echo("History:")
+        echo("History:")
         for e in history:
             what = (
                 e.kind
@@ -306,7 +481,7 @@ def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
                 + (f" {e.detail}" if e.detail else "")
             )
             note = f": {e.note}" if e.note else ""
-            click.echo(f"  {e.at:%Y-%m-%d %H:%M}  {e.by or '-'}  {what}{note}")
+            echo(f"  {e.at:%Y-%m-%d %H:%M}  {e.by or '-'}  {what}{note}")
 
 
 @gaps_cmd.command("resolve")
@@ -321,12 +496,12 @@ def gaps_resolve_cmd(ctx: click.Context, theme_id: int, note: str, by: str) -> N
 
     with create_recorder(_settings(ctx)) as recorder:
         theme = recorder.set_theme_status(theme_id, "resolved", note=note, by=by)
-    click.echo(f"Theme {theme.id} resolved ({theme.questions} questions).")
+    echo(f"Theme {theme.id} resolved ({theme.questions} questions).")
 
 
 @gaps_cmd.command("status")
 @click.argument("theme_id", type=int)
-@click.argument("status", type=click.Choice(["open", "in_progress", "resolved", "wont_fix"]))
+@click.argument("status", type=click.Choice(THEME_STATUSES))
 @click.option("--note", default=None, help="Replaces the theme's note.")
 @click.option(
     "--by", default=_login_name, show_default="your login name", help="Who made the change."
@@ -341,7 +516,7 @@ def gaps_status_cmd(
 
     with create_recorder(_settings(ctx)) as recorder:
         theme = recorder.set_theme_status(theme_id, status, note=note, by=by)
-    click.echo(f"Theme {theme.id} is now {theme.status}.")
+    echo(f"Theme {theme.id} is now {theme.status}.")
 
 
 @gaps_cmd.command("merge")
@@ -359,7 +534,7 @@ def gaps_merge_cmd(ctx: click.Context, theme_id: int, into: int, by: str) -> Non
     settings = _settings(ctx)
     with create_recorder(settings) as recorder:
         moved = merge_themes(recorder, theme_id, into, load_encoder(settings.encoder), by=by)
-    click.echo(f"Merged theme {theme_id} into {into} ({moved} questions moved).")
+    echo(f"Merged theme {theme_id} into {into} ({moved} questions moved).")
 
 
 @gaps_cmd.command("move")
@@ -377,7 +552,7 @@ def gaps_move_cmd(ctx: click.Context, question_id: str, theme_id: int, by: str) 
     settings = _settings(ctx)
     with create_recorder(settings) as recorder:
         move_question(recorder, question_id, theme_id, load_encoder(settings.encoder), by=by)
-    click.echo(f"Moved question {question_id} to theme {theme_id}.")
+    echo(f"Moved question {question_id} to theme {theme_id}.")
 
 
 @gaps_cmd.command("delete-question")
@@ -391,7 +566,91 @@ def gaps_delete_question_cmd(ctx: click.Context, question_id: str) -> None:
     with create_recorder(_settings(ctx)) as recorder:
         if not recorder.delete_question(question_id):
             raise GapsError(f"no question with id {question_id}; `rutinbot gaps show` lists them")
-    click.echo(f"Deleted question {question_id}.")
+    echo(f"Deleted question {question_id}.")
+
+
+@gaps_cmd.command("answered")
+@click.argument("question_id")
+@click.argument("passage", type=click.IntRange(1, None), required=False)
+@click.option("--undo", is_flag=True, help="Take the mark off again.")
+@click.option("--by", default=_login_name, show_default="your login name", help="Who marked it.")
+@click.pass_context
+@_errors
+def gaps_answered_cmd(
+    ctx: click.Context, question_id: str, passage: int | None, undo: bool, by: str
+) -> None:
+    """Mark a refused question as answered by its nearest passage PASSAGE (as numbered by
+    `rutinbot gaps show`); --undo takes the mark off."""
+    from bot.gaps.outcomes import passage_text
+    from bot.gaps.store import GapsError, create_recorder
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        if undo:
+            if not recorder.unmark_answered(question_id):
+                raise GapsError(f"question {question_id} was not marked")
+            echo(f"Question {question_id} is no longer marked answered.")
+            return
+        if passage is None:
+            raise click.UsageError("give the passage number, or --undo")
+        question = recorder.question(question_id)
+        cited = (
+            question.citations[passage - 1]
+            if question is not None and len(question.citations) >= passage
+            else {}
+        )
+        chunk = cited.get("chunk_id")
+        quote = (
+            passage_text(settings.paths.index, question.index_id, chunk)
+            if question is not None and isinstance(chunk, int)
+            else None
+        )
+        citation = recorder.mark_answered(question_id, passage, by=by, quote=quote)
+    where = " > ".join(str(x) for x in (citation.get("document"), citation.get("section")) if x)
+    echo(f"Question {question_id} marked answered by passage {passage}: {where}.")
+    if quote is None:
+        echo("Its text is no longer in the index: the question is left out of export-labelled.")
+
+
+@gaps_cmd.command("outcomes")
+@click.pass_context
+@_errors
+def gaps_outcomes_cmd(ctx: click.Context) -> None:
+    """Outcomes by confidence band, and the threshold reviewers' labels imply."""
+    from bot.gaps.outcomes import outcomes, report_lines
+    from bot.gaps.store import create_recorder
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        report = outcomes(recorder.labelled(), settings.answer.min_confidence)
+    for line in report_lines(report):
+        echo(line)
+
+
+@gaps_cmd.command("export-labelled")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.pass_context
+@_errors
+def gaps_export_labelled_cmd(ctx: click.Context, file: Path) -> None:
+    """Write the labelled questions to FILE in the dev.jsonl format, for `rutinbot calibrate`."""
+    from bot.filemodes import private_file
+    from bot.gaps.outcomes import labelled_lines
+    from bot.gaps.store import create_recorder
+
+    settings = _settings(ctx)
+    with create_recorder(settings) as recorder:
+        export = labelled_lines(recorder.labelled(), settings.paths.index)
+    # Redacted, but still what staff asked: 0600, like the database it comes from.
+    private_file(file).write_text("".join(line + "\n" for line in export.lines), encoding="utf-8")
+    echo(
+        f"Wrote {len(export.lines)} labelled questions to {file} ({export.answerable} answerable, "
+        f"{export.unanswerable} not)."
+        + (
+            f" Left out {export.skipped} whose passage is no longer in the index."
+            if export.skipped
+            else ""
+        )
+    )
 
 
 @gaps_cmd.command("purge")
@@ -404,23 +663,34 @@ def gaps_purge_cmd(ctx: click.Context) -> None:
     settings = _settings(ctx)
     days = settings.database.retention_days
     if not days:
-        click.echo("[database] retention_days is 0: questions are kept; nothing purged.")
+        echo("[database] retention_days is 0: questions are kept; nothing purged.")
         return
     # Not create_recorder: it purges on open, and then this could only ever report 0.
     with SqlRecorder(settings.database_url, key_file=settings.paths.data / KEY_NAME) as recorder:
         purged = recorder.purge(days)
-    click.echo(f"Purged {purged} questions older than {days} days.")
+    echo(f"Purged {purged} questions older than {days} days.")
 
 
 @cli.command("serve")
-@click.option("--add-user", "add_user", metavar="NAME", help="Add a reviewer (or set a password).")
+@click.option("--add-user", "add_user", metavar="NAME", help="Add an account (or set a password).")
+@click.option(
+    "--role",
+    type=click.Choice(["staff", "reviewer", "admin"]),
+    default=None,
+    help="With --add-user: staff (chat only), reviewer (chat and gaps) or admin. "
+    "Default: reviewer, or the account's current role.",
+)
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
 @click.pass_context
 @_errors
-def serve_cmd(ctx: click.Context, add_user: str | None, host: str | None, port: int | None):
-    """Serve the reviewer web page for knowledge gaps (see docs/web.md)."""
+def serve_cmd(
+    ctx: click.Context, add_user: str | None, role: str | None, host: str | None, port: int | None
+):
+    """Serve the staff chat and the reviewer web page for knowledge gaps (see docs/web.md)."""
     settings = _settings(ctx)
+    if role is not None and add_user is None:
+        raise click.UsageError("--role goes with --add-user NAME")
     if add_user is not None:
         from bot.adapters.web.auth import save_user
 
@@ -428,12 +698,41 @@ def serve_cmd(ctx: click.Context, add_user: str | None, host: str | None, port: 
         password = click.prompt(
             f"Password for {add_user}", hide_input=True, confirmation_prompt=True
         )
-        save_user(path, add_user, password)
-        click.echo(f"Saved reviewer {add_user!r} in {path}.")
+        save_user(path, add_user, password, role)
+        from bot.adapters.web.auth import load_roles
+
+        echo(f"Saved {load_roles(path)[add_user]} {add_user!r} in {path}.")
         return
     from bot.adapters.web.app import run
 
     run(settings, host=host, port=port)
+
+
+@cli.command("calibrate")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--write", is_flag=True, help="Save the threshold (and a refit) for this index.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.pass_context
+@_errors
+def calibrate_cmd(ctx: click.Context, questions: Path, write: bool, folds: int) -> None:
+    """Check the calibration on your own labelled QUESTIONS (one JSON object a line: question,
+    answerable, quote), by k-fold cross-validation. --write sets the threshold (from 30
+    questions) and refits the model (from 150) in a file beside the index folders; the
+    shipped calibration is never changed."""
+    from bot.answer import calibration
+    from bot.answer.core import Answerer
+
+    settings = _settings(ctx)
+    labelled = calibration.read_questions(questions)
+    answerer = Answerer(settings)
+    echo(f"Calibration in use: {answerer.calibration_description}")
+    report = calibration.evaluate(answerer, labelled, folds)
+    for line in calibration.report_lines(report):
+        echo(line)
+    if write:
+        deployment = calibration.deployment_from(report, answerer.encoder.name)
+        path = calibration.save_deployment(settings.paths.index, deployment)
+        echo(f"Wrote {path}: {deployment.describe()}")
 
 
 def main() -> None:

@@ -40,6 +40,24 @@ class IndexMismatchError(RutinbotError):
     default_sv = "Kunskapsbanken behöver indexeras om. Kontakta administratören."
 
 
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index is missing, truncated or altered: it no longer matches its manifest."""
+
+    exit_code = 3
+    default_sv = "Kunskapsbanken är skadad och behöver indexeras om. Kontakta administratören."
+
+
+class NothingToIndexError(RutinbotError):
+    """The knowledge folder holds no document that could be read: the index is left as it was."""
+
+    exit_code = 1
+    default_sv = "Inget dokument i kunskapsbanken kunde läsas. Kontakta administratören."
+
+    def __init__(self, message: str, skipped: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.skipped = skipped  # (file, reason) for every file that was passed over
+
+
 class EncoderError(RutinbotError):
     """The configured encoder could not be loaded."""
 

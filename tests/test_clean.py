@@ -509,3 +509,53 @@ från nästan alla kommuner i Stockholms län.
 
     assert headings(segs) == ["Stockholmsenkäten"]
     assert paragraphs(segs)[-1].startswith("Åsa Nyberg, statistiker, informerar")
+
+
+def _pages(*pages: str) -> list:
+    """Blocks as the PDF reader makes them: a page's paragraphs, each with its page number."""
+    from bot.ingest.readers import _paragraphs
+
+    return [b for number, text in enumerate(pages, 1) for b in _paragraphs(text, number)]
+
+
+# An invented template, none of whose words the cleaner knows: found only by repetition.
+_HEADER = "Brukshamns stad · Omsorgskontoret\nRiktlinje för matdistribution · Utgåva {v}\n"
+_FOOTER = "\nDiarie-id OK-{p}/2025-0{p}4   Blad {p} / 3"
+
+
+def test_lines_repeated_at_the_top_and_bottom_of_most_pages_are_dropped():
+    pages = [
+        _HEADER.format(v=3) + "Maten körs ut på tisdagar och fredagar av hemtjänstens"
+        "\nbilpool, och kylväskan hämtas vid nästa leverans." + _FOOTER.format(p=1),
+        _HEADER.format(v=3) + "Den som inte är hemma får ett kort i brevlådan med"
+        "\nett nummer att ringa." + _FOOTER.format(p=2),
+        _HEADER.format(v=3) + "Avgiften tas ut per portion." + _FOOTER.format(p=3),
+    ]
+    text = " ".join(s.text for s in segments(_pages(*pages)))
+    assert "Brukshamns" not in text
+    assert "Utgåva" not in text
+    assert "Diarie-id" not in text and "Blad" not in text
+    assert "Maten körs ut på tisdagar och fredagar av hemtjänstens bilpool" in text
+    assert "Avgiften tas ut per portion." in text
+
+
+def test_a_line_repeated_in_the_middle_of_pages_is_kept():
+    body = "Första stycket om rutinen.\nAndra stycket.\nTredje.\nFjärde.\nFemte.\n"
+    pages = [body + "Kontakta enhetschefen vid frågor.\n" + body + f"Sida {n}" for n in (1, 2, 3)]
+    text = " ".join(s.text for s in segments(_pages(*pages)))
+    assert text.count("Kontakta enhetschefen vid frågor.") == 3
+
+
+def test_a_single_page_keeps_its_header_lines():
+    text = " ".join(s.text for s in segments(_pages(_HEADER.format(v=1) + "Rutinens text.")))
+    assert "Brukshamns stad" in text
+
+
+def test_corpus_b_pdf_headers_and_page_footers_are_not_cited():
+    from pathlib import Path
+
+    pdf = Path(__file__).resolve().parent.parent / "bench/corpus-b/alvdala-rutin-sip-2024.pdf"
+    segs = segments(read_document(pdf).blocks)
+    text = " ".join(s.text for s in segs)
+    assert "Dnr SN" not in text and "Sida 2 av 3" not in text
+    assert "Den första uppföljningen ska göras senast tre månader" in text

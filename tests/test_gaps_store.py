@@ -389,3 +389,87 @@ def test_server_database_without_a_pseudonym_key_is_refused(monkeypatch):
     monkeypatch.setenv("RUTINBOT_HASH_KEY", "k")
     assert recorder.record_question("web", "1", "a", ANSWERED)
     recorder.close()
+
+
+def test_notes_names_of_themes_and_who_changed_them_are_stored_redacted(recorder, db_url):
+    """Every free text a reviewer or a front end passes is redacted before it reaches a row."""
+    question = recorder.record_question("web", "1", "Vad gäller?", UNANSWERED)
+    theme = recorder.add_theme("Ring Anna Svensson på 070-123 45 67")
+    other = recorder.add_theme("Mejla fatima(at)kommun.se")
+    recorder.assign_theme([question], theme)
+    recorder.set_theme_status(
+        theme,
+        "in_progress",
+        note="Pratade med mamman Fatima, 19850312-1234, Storgatan 12\x1b[2J",
+        by="anna 850312-1234",
+    )
+    recorder.move_question(question, other, by="Berit +46 70 123 45 67")
+    recorder.merge_theme(theme, other, by="klienten Kalle Karlsson ringde och ville ha svar")
+    [(name, note, changed_by)] = raw_rows(db_url, "SELECT name, note, changed_by FROM themes")
+    events = raw_rows(db_url, "SELECT kind, by, note, detail FROM theme_events ORDER BY id")
+    stored = " ".join(map(str, [name, note, changed_by, *events]))
+    for typed in ("070", "123 45", "fatima", "Fatima", "1234", "Storgatan", "Karlsson", "\x1b"):
+        assert typed not in stored
+    assert name == "Mejla [EPOST]"
+    # The status change went with the merged theme; a later one is checked below.
+    assert [(kind, by) for kind, by, _, _ in events] == [
+        ("move", "Berit [TELEFON]"),
+        ("merge", "klienten [NAMN] ringde och ville ha svar"),
+    ]
+    recorder.set_theme_status(other, "open", note="Ny rutin om hot 0701234567", by="anna")
+    [*_, status] = recorder.theme_events(other)
+    assert (status.note, status.by) == ("Ny rutin om hot [TELEFON]", "anna")
+    assert recorder.theme(other).note == "Ny rutin om hot [TELEFON]"
+
+
+def test_renaming_a_theme_redacts_the_name_and_keeps_it_within_the_column(recorder):
+    theme = recorder.add_theme("x")
+    recorder.rename_theme(theme, "Klienten Ahmed Hassan " + "och mer " * 40)
+    name = recorder.theme(theme).name
+    assert name.startswith("Klienten [NAMN] och mer") and len(name) == 200
+
+
+def test_migration_redacts_text_stored_before_it(db_url):
+    """Rows written as typed by an older version are redacted by revision 0003, once."""
+    upgrade(db_url, "0002")
+    engine = create_db_engine(db_url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO themes (id, name, status, answered_now, answered_now_index, note,"
+                " changed_by, created_at) VALUES (1, :name, 'open', false, '', :note, :by, :at)"
+            ),
+            {
+                "name": "Ring 070 123 45 67",
+                "note": "Familjen Nilsson, anna.svensson@kommun.se",
+                "by": "Berit 19850312-1234",
+                "at": now,
+            },
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO questions (id, text, asked_at, channel, asker, answered, confidence,"
+                " index_id, citations, theme_id, answered_now, answered_now_citations) VALUES"
+                " ('q1', :text, :at, 'cli', 'x', false, 0.1, '', '[]', 1, false, '[]')"
+            ),
+            {"text": "Kan Andersson få bistånd? pnr 850312 12 34", "at": now},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO theme_events (theme_id, at, by, kind, note, detail) VALUES"
+                " (1, :at, :by, 'status', :note, '')"
+            ),
+            {"at": now, "by": "anna", "note": "Ring mamman Svensson på 08-123 456 78"},
+        )
+    engine.dispose()
+    upgrade(db_url)
+    assert raw_rows(db_url, "SELECT name, note, changed_by FROM themes") == [
+        ("Ring [TELEFON]", "Familjen [NAMN], [EPOST]", "Berit [PERSONNUMMER]")
+    ]
+    assert raw_rows(db_url, "SELECT text FROM questions") == [
+        ("Kan [NAMN] få bistånd? pnr [PERSONNUMMER]",)
+    ]
+    assert raw_rows(db_url, "SELECT by, note FROM theme_events") == [
+        ("anna", "Ring mamman [NAMN] på [TELEFON]")
+    ]

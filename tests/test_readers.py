@@ -370,3 +370,27 @@ def test_html_without_closing_head_or_body_tags_still_yields_the_page(tmp_path):
 
     assert [b.text for b in result.blocks] == ["Första stycket", "Andra"]
     assert result.title == "Rutin"
+
+
+def test_docx_text_is_the_current_text_with_links_and_without_tracked_deletions(tmp_path):
+    import zipfile
+
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    paragraph = (
+        "<w:p><w:r><w:t>Gäller </w:t></w:r>"
+        "<w:del><w:r><w:delText>inte </w:delText></w:r></w:del>"
+        "<w:moveFrom><w:r><w:t>flyttad </w:t></w:r></w:moveFrom>"
+        "<w:ins><w:r><w:t>alla</w:t></w:r></w:ins>"
+        "<w:hyperlink><w:r><w:t> enheter</w:t></w:r></w:hyperlink>"
+        "<w:r><mc:AlternateContent><mc:Choice/><mc:Fallback><w:p><w:r><w:t>kopia</w:t></w:r>"
+        "</w:p></mc:Fallback></mc:AlternateContent></w:r><w:r><w:tab/><w:t>nu.</w:t></w:r></w:p>"
+    )
+    document = (
+        f'<w:document xmlns:w="{w}" xmlns:mc="{mc}"><w:body>{paragraph}</w:body></w:document>'
+    )
+    path = tmp_path / "andringar.docx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("word/document.xml", document)
+
+    assert [b.text for b in read_document(path).blocks] == ["Gäller alla enheter\tnu."]

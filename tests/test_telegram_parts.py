@@ -61,10 +61,13 @@ def test_clip_cuts_at_a_word_within_the_limit():
     assert utf16(clipped) <= 50 and clipped.endswith("ord…")
 
 
-def test_answer_messages_never_exceed_telegram_limit():
+def test_answer_messages_shorten_passages_and_never_exceed_telegram_limit():
     long = "Mening om avgifter & <taxor>. " * 33  # ~1000 characters
-    answer = Answer("fråga", True, 0.9, tuple(citation(long, n=i) for i in range(8)), "idx")
-    parts = render.answer_messages(answer)
+    three = Answer("fråga", True, 0.9, tuple(citation(long, n=i) for i in range(3)), "idx")
+    [part] = render.answer_messages(three)  # a phone screen, not three full excerpts
+    assert utf16(parse_html(part)) < 1400
+    many = Answer("fråga", True, 0.9, tuple(citation(long, n=i) for i in range(30)), "idx")
+    parts = render.answer_messages(many)
     assert len(parts) >= 2
     for part in parts:
         assert utf16(parse_html(part)) <= 4096
@@ -78,7 +81,7 @@ def test_unanswered_without_passages_says_so():
 
 def test_callback_data_is_short_and_decodes():
     store = ButtonStore()
-    key = store.put(Pending("fråga", "r1", "idx", 5, 3))
+    key = store.put(Pending("r1", 3, 1))
     assert len(key) == 8
     for action in callbacks.ACTIONS:
         data = callbacks.encode(action, key)
@@ -90,9 +93,9 @@ def test_callback_data_is_short_and_decodes():
 def test_button_store_is_bounded_and_expires():
     now = [0.0]
     store = ButtonStore(max_items=3, ttl=60, clock=lambda: now[0])
-    keys = [store.put(Pending(f"q{i}", "r", "idx", 5, None)) for i in range(4)]
+    keys = [store.put(Pending(f"r{i}", 3, None)) for i in range(4)]
     assert len(store) == 3 and store.get(keys[0]) is None  # the oldest made room
-    assert store.get(keys[3]).question == "q3"
+    assert store.get(keys[3]).record_id == "r3"
     now[0] = 61
     assert store.get(keys[3]) is None and len(store) == 0
 

@@ -18,13 +18,14 @@ from fastapi.testclient import TestClient
 
 from bot.adapters.web.app import create_app
 from bot.adapters.web.auth import (
-    LoginLimiter,
     Sessions,
     hash_password,
     load_users,
     save_user,
     verify_password,
 )
+from bot.adapters.web.deps import get_store
+from bot.adapters.web.limits import BACKOFF_CAP, LoginLimiter
 from bot.cli import cli
 from bot.errors import ConfigError
 from bot.gaps.store import SqlRecorder
@@ -63,9 +64,16 @@ def settings(tmp_path):
     return make_settings(tmp_path, web={"login_attempts": 3})
 
 
+def web_app(settings, store: SqlRecorder):
+    """The app over this store: the store dependency overridden, as FastAPI's tests do."""
+    app = create_app(settings, users={"anna": hash_password(PASSWORD)})
+    app.dependency_overrides[get_store] = lambda: store
+    return app
+
+
 @pytest.fixture
 def app(settings, store):
-    return create_app(settings, store, users={"anna": hash_password(PASSWORD)})
+    return web_app(settings, store)
 
 
 @pytest.fixture
@@ -127,7 +135,7 @@ def test_users_file_written_private_and_read_back(tmp_path):
 
 def test_app_refuses_to_start_without_users(settings, store):
     with pytest.raises(ConfigError, match="--add-user"):
-        create_app(settings, store)
+        create_app(settings)
 
 
 def test_serve_add_user_prompts_twice_and_serve_needs_a_user(tmp_path, monkeypatch):
@@ -152,7 +160,9 @@ def test_serve_add_user_prompts_twice_and_serve_needs_a_user(tmp_path, monkeypat
 
 
 def _example_path(route: APIRoute, seeded: dict) -> str:
-    return route.path.format(theme_id=seeded["sarah"], question_id=seeded["sarah_questions"][0])
+    return route.path.format(
+        theme_id=seeded["sarah"], question_id=seeded["sarah_questions"][0], record_id="x1"
+    )
 
 
 def api_routes(routes) -> list[APIRoute]:
@@ -189,7 +199,7 @@ def test_every_route_but_login_and_static_requires_a_session(app, client, seeded
 
 
 def store_unchanged(app, seeded) -> bool:
-    store = app.state.store
+    store = app.dependency_overrides[get_store]()
     return store.theme(seeded["sarah"]).status == "open" and len(store.gaps()) == 3
 
 
@@ -348,14 +358,181 @@ def test_login_is_rate_limited_per_user_and_address(client, caplog):
     assert "Sommar2026!" not in caplog.text  # a password typed as the name is not logged
 
 
-def test_limiter_forgets_failures_after_its_window():
+def test_a_name_backs_off_across_addresses_with_a_capped_pause():
     now = [0.0]
-    limiter = LoginLimiter(attempts=2, window=60, clock=lambda: now[0])
-    limiter.failed("Anna", "1.2.3.4")
-    limiter.failed("anna", "1.2.3.4")
-    assert limiter.blocked("ANNA", "1.2.3.4") and not limiter.blocked("anna", "5.6.7.8")
+    limiter = LoginLimiter(attempts=3, window=900, clock=lambda: now[0])
+    for i in range(3):  # one guess each from three addresses: no per-address limit is hit
+        assert not limiter.blocked("anna", f"10.0.0.{i}")
+        limiter.failed("Anna", f"10.0.0.{i}")
+    assert limiter.wait("ANNA", "10.9.9.9") == pytest.approx(15)  # from a fourth address too
+    assert not limiter.blocked("bo", "10.9.9.9")  # another name is not affected
+    pauses = []
+    for _ in range(8):
+        now[0] += limiter.wait("anna", "10.0.0.1") + 0.1  # wait it out, then fail again
+        limiter.failed("anna", f"10.1.0.{len(pauses)}")
+        pauses.append(limiter.wait("anna", "10.2.0.1"))
+    assert pauses[:4] == pytest.approx([30, 60, 120, 240])  # doubling ...
+    assert max(pauses) == BACKOFF_CAP <= 300  # ... but a stranger locks her out minutes at most
+    now[0] += BACKOFF_CAP
+    assert not limiter.blocked("anna", "10.2.0.1")
+
+
+def test_a_known_browser_is_not_locked_out_by_a_strangers_failures():
+    now = [0.0]
+    limiter = LoginLimiter(attempts=2, window=900, clock=lambda: now[0])
+    known = limiter.succeeded("anna", "192.0.2.1")
+    for i in range(4):
+        limiter.failed("anna", f"198.51.100.{i}")
+        limiter.failed("bo", f"198.51.100.{i}")
+    assert limiter.blocked("anna", "192.0.2.1")  # without her cookie
+    assert limiter.blocked("anna", "192.0.2.1", known="forged-token")
+    assert not limiter.blocked("anna", "192.0.2.1", known=known)
+    assert limiter.blocked("bo", "192.0.2.1", known=known)  # hers, not anyone's
+
+
+def test_the_per_address_limit_is_separate_and_forgets_after_its_window():
+    now = [0.0]
+    limiter = LoginLimiter(attempts=3, window=60, clock=lambda: now[0])
+    for i in range(limiter.address_attempts):  # many names, one address: spraying
+        limiter.failed(f"namn{i}", "203.0.113.5")
+    assert limiter.blocked("cecilia", "203.0.113.5")  # a name never tried, same address
+    assert not limiter.blocked("cecilia", "203.0.113.6")
     now[0] = 61
-    assert not limiter.blocked("anna", "1.2.3.4")
+    assert not limiter.blocked("cecilia", "203.0.113.5")
+
+
+def _client_from(app, address: str) -> TestClient:
+    return TestClient(
+        app, base_url="https://testserver", follow_redirects=False, client=(address, 40000)
+    )
+
+
+def _fail_login(client: TestClient, forwarded: dict | None = None):
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    data = {"username": "anna", "password": "fel", "csrf": token}
+    return client.post("/login", data=data, headers=forwarded or {})
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "expected"),
+    [
+        ([], "127.0.0.1", "127.0.0.1"),  # default: no proxy is believed
+        (["127.0.0.1"], "127.0.0.1", "198.51.100.7"),
+        (["127.0.0.0/8"], "127.0.0.1", "198.51.100.7"),
+        (["127.0.0.1"], "192.0.2.50", "192.0.2.50"),  # not the proxy: its header is ignored
+    ],
+)
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    tmp_path, store, caplog, trusted, peer, expected
+):
+    settings = make_settings(tmp_path, web={"trusted_proxies": trusted})
+    app = web_app(settings, store)
+    caplog.set_level(logging.INFO)
+    with _client_from(app, peer) as client:
+        # The client forges a first hop; the proxy appends the address it really saw.
+        assert _fail_login(client, {"X-Forwarded-For": "10.6.6.6, 198.51.100.7"}).status_code == 401
+    assert f"failed login for 'anna' from {expected}" in caplog.text
+    assert "10.6.6.6" not in caplog.text
+
+
+def test_rotating_forged_forwarded_for_does_not_bypass_the_login_limit(tmp_path, store):
+    settings = make_settings(tmp_path, web={"login_attempts": 3, "trusted_proxies": ["127.0.0.1"]})
+    app = web_app(settings, store)
+    with _client_from(app, "192.0.2.50") as client:  # straight at the app, not via the proxy
+        codes = [
+            _fail_login(client, {"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(8)
+        ]
+    assert codes[:3] == [401] * 3 and set(codes[3:]) == {429}
+
+
+def test_her_own_browser_logs_in_while_a_stranger_guesses_her_name(tmp_path, store):
+    settings = make_settings(tmp_path, web={"login_attempts": 3, "trusted_proxies": ["127.0.0.1"]})
+    app = web_app(settings, store)
+    via_proxy = {"X-Forwarded-For": "192.0.2.1"}
+    with _client_from(app, "127.0.0.1") as hers, _client_from(app, "127.0.0.1") as stranger:
+        token = login_token(hers)
+        data = {"username": "anna", "password": PASSWORD, "csrf": token}
+        assert hers.post("/login", data=data, headers=via_proxy).status_code == 303
+        hers.post("/logout", data={"csrf": session_token(hers)})
+        for i in range(5):  # from five addresses: the per-address limit is not what stops it
+            _fail_login(stranger, {"X-Forwarded-For": f"198.51.100.{i}"})
+        assert _fail_login(stranger, {"X-Forwarded-For": "198.51.100.99"}).status_code == 429
+        with _client_from(app, "127.0.0.1") as fresh:  # a browser she never used: must wait
+            data["csrf"] = login_token(fresh)
+            assert fresh.post("/login", data=data, headers=via_proxy).status_code == 429
+        data["csrf"] = login_token(hers)
+        assert hers.post("/login", data=data, headers=via_proxy).status_code == 303
+
+
+def test_forwarded_header_through_a_trusted_proxy(tmp_path, store, caplog):
+    settings = make_settings(tmp_path, web={"trusted_proxies": ["127.0.0.1", "::1"]})
+    app = web_app(settings, store)
+    caplog.set_level(logging.INFO)
+    with _client_from(app, "127.0.0.1") as client:
+        forwarded = {"Forwarded": 'for="[2001:db8::17]:4711";proto=https, for=127.0.0.1'}
+        assert _fail_login(client, forwarded).status_code == 401
+    assert "from 2001:db8::17" in caplog.text
+
+
+def test_a_bad_trusted_proxy_entry_is_named(tmp_path, store):
+    with pytest.raises(ConfigError, match=r"trusted_proxies\[1\].*'proxyn'"):
+        settings = make_settings(tmp_path, web={"trusted_proxies": ["127.0.0.1", "proxyn"]})
+        web_app(settings, store)
+
+
+def test_the_login_page_names_the_wait_and_sends_retry_after(client):
+    for _ in range(3):
+        log_in(client, password="fel")
+    blocked = log_in(client)
+    assert blocked.status_code == 429 and "Försök igen om en minut" in blocked.text
+    assert 0 < int(blocked.headers["retry-after"]) <= 15
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "words"),
+    [
+        ("GET", "/finns-inte", 404, "Sidan finns inte"),
+        ("GET", "/themes/999", 404, "Temat finns inte"),
+        ("DELETE", "/", 405, "Metoden stöds inte"),
+        ("GET", "/login/../../etc/passwd", 404, "Sidan finns inte"),
+    ],
+)
+def test_errors_are_a_swedish_page_for_a_browser(reviewer, method, path, status, words):
+    page = reviewer.request(method, path, headers={"accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == status
+    assert page.headers["content-type"].startswith("text/html")
+    assert words in page.text and "<h1>Det gick inte</h1>" in page.text
+    assert "Not Found" not in page.text and "detail" not in page.text
+    other = reviewer.request(method, path, headers={"accept": "application/json"})
+    assert other.status_code == status and words in other.text and "Not Found" not in other.text
+
+
+def test_a_stranger_gets_the_swedish_404_page_too(client):
+    page = client.get("/finns-inte", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "Sidan finns inte" in page.text
+    assert 'lang="sv"' in page.text
+
+
+def test_a_crash_gives_the_swedish_500_page_and_logs_no_form_text(app, reviewer, seeded, caplog):
+    def broken(*_args, **_kw):
+        raise RuntimeError("databasen svarar inte")
+
+    app.dependency_overrides[get_store]().set_theme_status = broken  # fails mid-request
+    caplog.set_level(logging.ERROR)
+    with TestClient(
+        app, base_url="https://testserver", follow_redirects=False, raise_server_exceptions=False
+    ) as client:
+        client.cookies = reviewer.cookies
+        token = session_token(client)
+        page = client.post(
+            f"/themes/{seeded['sarah']}/status",
+            data={"csrf": token, "status": "resolved", "note": "Hemlig anteckning"},
+            headers={"accept": "text/html"},
+        )
+    assert page.status_code == 500 and "Något gick fel" in page.text
+    assert "Internal Server Error" not in page.text
+    assert "RuntimeError" in caplog.text and "Hemlig anteckning" not in caplog.text
 
 
 def test_sessions_expire_when_idle_and_logout_invalidates(reviewer, app):
@@ -403,7 +580,7 @@ def test_documents_page_lists_the_index_and_themes_answered_now(
     settings = make_settings(tmp_path, encoder={"num_threads": 2})
     build_index(settings, encoder)
     store.record_reanswers("idx2", {q: ANSWERED for q in seeded["sarah_questions"]})
-    app = create_app(settings, store, users={"anna": hash_password(PASSWORD)})
+    app = web_app(settings, store)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         log_in(client)
         page = client.get("/documents").text

@@ -20,6 +20,7 @@ from conftest import ROOT, make_settings, require
 
 from bot.adapters.web.app import create_app
 from bot.adapters.web.auth import hash_password
+from bot.adapters.web.deps import get_store
 from bot.gaps.store import SqlRecorder
 from bot.models import Answer, Citation
 
@@ -65,7 +66,8 @@ def server(tmp_path):
     store.record_feedback(store.record_question("cli", "u2", "Vad är lex Sarah?", ANSWERED), True)
     # The defaults, secure cookies included: browsers keep Secure cookies from http://127.0.0.1.
     settings = make_settings(tmp_path)
-    app = create_app(settings, store, users={"anna": hash_password(PASSWORD)})
+    app = create_app(settings, users={"anna": hash_password(PASSWORD)})
+    app.dependency_overrides[get_store] = lambda: store
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -151,8 +153,8 @@ def test_reviewer_logs_in_resolves_a_theme_exports_and_logs_out(browser, server,
     page.wait_for_url(f"{base}/themes/{theme_id}")
     assert page.get_by_text(QUESTION).is_visible()
     assert "telegram" in page.locator(".questions").inner_text()
-    assert "rutin-lex-sarah.md" in page.locator(".passages").inner_text()
-    assert "Anmälan till IVO" in page.locator(".passages").inner_text()
+    assert "rutin-lex-sarah.md" in page.get_by_role("region", name="Närmaste avsnitt").inner_text()
+    assert "Anmälan till IVO" in page.get_by_role("region", name="Närmaste avsnitt").inner_text()
 
     # Delete a question (behind a "Ta bort…" disclosure, as there is no confirm dialog).
     page.locator("li", has_text="Vem tar emot lex Sarah").get_by_text("Ta bort…").click()

@@ -57,8 +57,8 @@ def current(target: str | Engine) -> str | None:
             engine.dispose()
 
 
-def head() -> str:
-    """The newest revision the package ships."""
+def head() -> str | None:
+    """The newest revision the package ships (None only for a package without migrations)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

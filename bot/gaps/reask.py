@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.errors import QuestionError
+from bot.gaps.statuses import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from bot.answer.core import Answerer
     from bot.gaps.store import SqlRecorder
 
 log = logging.getLogger(__name__)
-
-FOLLOWED = ("open", "in_progress")  # themes whose questions are re-asked; unthemed gaps too
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def reask_gaps(store: SqlRecorder, answerer: Answerer) -> ReaskReport:
     Questions are asked as stored, redacted: a placeholder such as [NAMN] never answers
     anything, so the result is what staff would now get for the same question.
     """
-    followed = {t.id for t in store.themes() if t.status in FOLLOWED}
+    followed = {t.id for t in store.themes() if t.status in ACTIVE_STATUSES}  # and unthemed gaps
     gaps = [g for g in store.gaps() if g.theme_id is None or g.theme_id in followed]
     answers = {}
     for gap in gaps:

@@ -6,7 +6,8 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot.errors import RutinbotError
+from bot.errors import ConfigError, RutinbotError
+from bot.filemodes import private_folder, private_sqlite, tighten_existing
 from bot.gaps.migrate import upgrade
 from bot.gaps.tables import THEME_STATUSES, Feedback, Question, Theme, ThemeEvent, utcnow
 from bot.models import Answer
-from bot.privacy import HASH_KEY_ENV, hash_key, pseudonym, redact
+from bot.privacy import HASH_KEY_ENV, hash_key, pseudonym, redact, redact_actor, use_index
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000  # how long a SQLite writer waits for another process's transaction
 KEY_NAME = "pseudonym.key"  # beside a SQLite database: pseudonyms stay stable across restarts
+GROUPING_LOCK_ID = 0x72757469  # PostgreSQL advisory lock key for grouping gaps ("ruti")
+MARKED_QUOTE_CHARS = 2000  # of a marked passage's text kept for export (calibration reads 1200)
 ANSWERED_NOW_SHARE = 0.5  # of a theme's re-asked questions answered, for "besvaras nu"
 
 
@@ -52,6 +56,7 @@ class Gap:
     citations: tuple[dict, ...]  # top citations: document, section, page, chunk_id, score
     answered_now: bool = False  # the last reindex answers it confidently
     answered_now_citations: tuple[dict, ...] = ()  # what the last reindex answered it with
+    marked_passage: int | None = None  # a reviewer found citation N (1-based) answers it
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,22 @@ class ThemeHistory:
 
 
 @dataclass(frozen=True)
+class Labelled:
+    """A recorded question with what its outcome says: the confidence report's raw material."""
+
+    record_id: str
+    question: str  # redacted
+    confidence: float
+    answered: bool
+    helpful: bool  # someone gave its answer 👍
+    unhelpful: bool  # someone gave its answer 👎
+    marked_passage: int | None  # refused, and a reviewer found citation N answers it
+    marked_quote: str | None  # that passage's text (redacted), when the index still had it
+    index_id: str
+    citations: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
 class WeekCount:
     """Questions and feedback in one week (Monday to Sunday, UTC)."""
 
@@ -98,10 +119,13 @@ def create_db_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets settings that let several processes write safely."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return _server_engine(parsed)
     memory = parsed.database in (None, "", ":memory:")
-    if not memory:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if parsed.database and not memory:
+        database = Path(parsed.database).expanduser()
+        if not database.parent.is_dir():
+            private_folder(database.parent)
+        private_sqlite(database)  # 0600 before SQLite opens it: -wal and -shm take its mode
     engine = sa.create_engine(
         parsed,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -110,6 +134,16 @@ def create_db_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _server_engine(parsed) -> Engine:
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as err:  # the driver is an install extra, not a core dependency
+        raise ConfigError(
+            f"[database] url needs the {err.name} driver: install it with "
+            "`pip install 'rutinbot[postgres]'` and use a postgresql+psycopg:// URL"
+        ) from None
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -150,9 +184,21 @@ def _citations(answer: Answer) -> list[dict]:
     ]
 
 
+def _saved_id(theme: Theme) -> int:
+    """A theme's id; every theme read back from the database has one."""
+    if theme.id is None:
+        raise GapsError("a theme was used before it was saved")
+    return theme.id
+
+
+def _theme_name(name: str) -> str:
+    # Built from redacted questions, but a reviewer or a caller may name a theme too.
+    return redact(name)[:200]  # the column's length
+
+
 def _theme_info(theme: Theme, questions: int) -> ThemeInfo:
     return ThemeInfo(
-        id=theme.id,
+        id=_saved_id(theme),
         name=theme.name,
         status=theme.status,
         answered_now=theme.answered_now,
@@ -171,7 +217,8 @@ class SqlRecorder:
     question, migrated to the newest schema on open.
 
     Every method is one short transaction, so the bot, the web page and the CLI can share a
-    SQLite file. Question text is redacted and askers pseudonymised here, whatever the caller did.
+    SQLite file. Every free text (questions, theme names, notes, who made a change) is redacted
+    and askers pseudonymised here, whatever the caller did.
     """
 
     def __init__(
@@ -183,6 +230,7 @@ class SqlRecorder:
         self._key_file = Path(key_file) if key_file else _default_key_file(url)
         self._key: bytes | None = None
         self._lock = threading.Lock()
+        self._grouping = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -207,14 +255,31 @@ class SqlRecorder:
                         )
                     self._key = os.environ[HASH_KEY_ENV].encode()
                 else:
+                    if not self._key_file.parent.is_dir():
+                        private_folder(self._key_file.parent)
+                    tighten_existing(self._key_file)  # an older, looser key file
                     self._key = hash_key(self._key_file)
         return pseudonym(asker, self._key)
 
+    def pseudonym(self, asker: str) -> str:
+        """The keyed hash an asker is recorded under (what ownership checks compare)."""
+        return self._pseudonym(asker)
+
     # Recording: what front ends call
 
-    def record_question(self, channel: str, asker: str, question: str, answer: Answer) -> str:
+    def record_question(
+        self,
+        channel: str,
+        asker: str,
+        question: str,
+        answer: Answer,
+        *,
+        record_id: str | None = None,
+        asked_at: datetime | None = None,
+    ) -> str:
+        """Record a question; with a `record_id` (a queued write retried) at most once."""
         row = Question(
-            id=secrets.token_hex(6),
+            id=record_id or secrets.token_hex(6),
             text=redact(question),
             channel=channel,
             asker=self._pseudonym(asker),
@@ -223,18 +288,34 @@ class SqlRecorder:
             index_id=answer.index_id,
             citations=_citations(answer),
         )
+        if asked_at is not None:
+            row.asked_at = asked_at
         with self._session() as session:
+            if record_id is not None and session.get(Question, record_id) is not None:
+                return record_id  # an earlier attempt committed before its connection was cut
             session.add(row)
             session.commit()
         return row.id
 
-    def record_feedback(self, record_id: str, helpful: bool) -> None:
+    def record_feedback(
+        self, record_id: str, helpful: bool, *, given_at: datetime | None = None
+    ) -> None:
+        """Record feedback; with `given_at` (a queued write retried) at most once."""
         with self._session() as session:
             if session.get(Question, record_id) is None:
                 # Deleted or purged between the answer and the click: nothing left to rate.
                 log.info("feedback for question %s ignored: it is no longer recorded", record_id)
                 return
-            session.add(Feedback(question_id=record_id, helpful=helpful))
+            if given_at is not None:
+                same = select(Feedback.id).where(
+                    Feedback.question_id == record_id, Feedback.given_at == given_at
+                )
+                if session.exec(same).first() is not None:
+                    return  # an earlier attempt committed before its connection was cut
+            row = Feedback(question_id=record_id, helpful=helpful)
+            if given_at is not None:
+                row.given_at = given_at
+            session.add(row)
             session.commit()
 
     # Knowledge gaps
@@ -250,17 +331,17 @@ class SqlRecorder:
         """Unanswered questions and questions with unhelpful feedback, oldest first."""
         unhelpful = (
             sa.exists()
-            .where(Feedback.question_id == Question.id, sa.not_(Feedback.helpful))
+            .where(col(Feedback.question_id) == col(Question.id), sa.not_(col(Feedback.helpful)))
             .correlate(Question)
         )
-        query = select(Question).where(sa.or_(sa.not_(Question.answered), unhelpful))
+        query = select(Question).where(sa.or_(sa.not_(col(Question.answered)), unhelpful))
         if since is not None:
             query = query.where(Question.asked_at >= since)
         if theme_id is not None:
             query = query.where(Question.theme_id == theme_id)
         if unthemed:
-            query = query.where(Question.theme_id.is_(None))
-        query = query.order_by(Question.asked_at, Question.id).limit(limit)
+            query = query.where(col(Question.theme_id).is_(None))
+        query = query.order_by(col(Question.asked_at), col(Question.id)).limit(limit)
         with self._session() as session:
             rows = session.exec(query).all()
         return [
@@ -275,6 +356,7 @@ class SqlRecorder:
                 citations=tuple(q.citations),
                 answered_now=q.answered_now,
                 answered_now_citations=tuple(q.answered_now_citations),
+                marked_passage=q.marked_passage,
             )
             for q in rows
         ]
@@ -315,6 +397,12 @@ class SqlRecorder:
         with self._session() as session:
             return session.get(Question, record_id)
 
+    def has_feedback(self, record_id: str) -> bool:
+        """Whether anyone rated the answer to that question."""
+        with self._session() as session:
+            found = select(Feedback.id).where(Feedback.question_id == record_id)
+            return session.exec(found).first() is not None
+
     def purge(self, older_than_days: int) -> int:
         """Delete questions (and their feedback) asked more than this many days ago."""
         if older_than_days < 0:
@@ -323,28 +411,184 @@ class SqlRecorder:
         old = select(Question.id).where(Question.asked_at < cutoff)
         with self._session() as session:
             # Explicit, not left to ON DELETE CASCADE: SQLite enforces that only per connection.
-            session.exec(sa.delete(Feedback).where(Feedback.question_id.in_(old)))
-            deleted = session.exec(sa.delete(Question).where(Question.asked_at < cutoff))
+            session.exec(sa.delete(Feedback).where(col(Feedback.question_id).in_(old)))
+            deleted = session.exec(sa.delete(Question).where(col(Question.asked_at) < cutoff))
             session.commit()
         return deleted.rowcount
 
     def delete_question(self, record_id: str) -> bool:
         """Delete one question and its feedback (someone asked to be forgotten); False if absent."""
         with self._session() as session:
-            session.exec(sa.delete(Feedback).where(Feedback.question_id == record_id))
-            deleted = session.exec(sa.delete(Question).where(Question.id == record_id))
+            session.exec(sa.delete(Feedback).where(col(Feedback.question_id) == record_id))
+            deleted = session.exec(sa.delete(Question).where(col(Question.id) == record_id))
             session.commit()
         return deleted.rowcount > 0
+
+    # Reviewers' labels: a refused question that one of its nearest passages did answer
+
+    def mark_answered(
+        self, record_id: str, passage: int, *, by: str = "", quote: str | None = None
+    ) -> dict:
+        """Mark a refused question as answered by citation `passage` (1-based) of its stored
+        nearest passages, with who and when; `quote` is that passage's text. Returns the
+        citation. Marking again replaces the earlier mark."""
+        with self._session() as session:
+            question = session.get(Question, record_id)
+            if question is None:
+                raise GapsError(f"no question with id {record_id}")
+            if question.answered:
+                raise GapsError(
+                    f"question {record_id} was answered: only a refused question can be marked "
+                    "(an answer that did not help is rated 👎 instead)"
+                )
+            count = len(question.citations)
+            if not 1 <= passage <= count:
+                raise GapsError(
+                    f"question {record_id} has {count} nearest passages; "
+                    f"choose one from 1 to {count}"
+                    if count
+                    else f"question {record_id} has no nearest passages to mark"
+                )
+            question.marked_passage = passage
+            question.marked_by = redact_actor(by)
+            question.marked_at = utcnow()
+            question.marked_quote = redact(quote)[:MARKED_QUOTE_CHARS] if quote else None
+            session.add(question)
+            session.commit()
+            return dict(question.citations[passage - 1])
+
+    def unmark_answered(self, record_id: str) -> bool:
+        """Take a reviewer's mark off a question; False if it had none."""
+        with self._session() as session:
+            question = session.get(Question, record_id)
+            if question is None:
+                raise GapsError(f"no question with id {record_id}")
+            if question.marked_passage is None:
+                return False
+            question.marked_passage = None
+            question.marked_by = None
+            question.marked_at = None
+            question.marked_quote = None
+            session.add(question)
+            session.commit()
+        return True
+
+    def labelled(self, since: datetime | None = None) -> list[Labelled]:
+        """Every recorded question with its feedback and mark, oldest first."""
+        rated = (
+            select(Feedback.question_id, Feedback.helpful)
+            .join(Question, col(Question.id) == col(Feedback.question_id))
+            .distinct()
+        )
+        # Not whole rows: the vectors are of no use here, and there may be many questions.
+        # sqlalchemy's select: sqlmodel's is typed for at most four columns.
+        query = sa.select(
+            col(Question.id),
+            col(Question.text),
+            col(Question.confidence),
+            col(Question.answered),
+            col(Question.marked_passage),
+            col(Question.marked_quote),
+            col(Question.index_id),
+            col(Question.citations),
+        ).order_by(col(Question.asked_at), col(Question.id))
+        if since is not None:
+            query = query.where(col(Question.asked_at) >= since)
+            rated = rated.where(col(Question.asked_at) >= since)
+        with self._session() as session:
+            ratings = session.exec(rated).all()
+            rows = session.execute(query).all()
+        helpful = {rid for rid, ok in ratings if ok}
+        unhelpful = {rid for rid, ok in ratings if not ok}
+        return [
+            Labelled(
+                record_id=rid,
+                question=text,
+                confidence=confidence,
+                answered=answered,
+                helpful=rid in helpful,
+                unhelpful=rid in unhelpful,
+                marked_passage=passage,
+                marked_quote=quote,
+                index_id=index_id,
+                citations=tuple(citations),
+            )
+            for rid, text, confidence, answered, passage, quote, index_id, citations in rows
+        ]
+
+    # Grouping: vectors kept per question, and one grouping run at a time across processes
+
+    def question_vectors(self, record_ids: Iterable[str], encoder: str) -> dict[str, bytes]:
+        """Stored vectors of these questions that `encoder` made (others must be re-encoded)."""
+        ids = list(record_ids)
+        found: dict[str, bytes] = {}
+        with self._session() as session:
+            for start in range(0, len(ids), 500):  # keep the IN list short
+                rows = session.exec(
+                    select(Question.id, Question.vector).where(
+                        col(Question.id).in_(ids[start : start + 500]),
+                        Question.vector_encoder == encoder,
+                        col(Question.vector).is_not(None),
+                    )
+                )
+                found.update({rid: vector for rid, vector in rows if vector is not None})
+        return found
+
+    def store_vectors(self, vectors: dict[str, bytes], encoder: str) -> None:
+        """Keep questions' vectors with the name of the encoder that made them."""
+        if not vectors:
+            return
+        with self._session() as session:
+            for rid, vector in vectors.items():
+                session.exec(
+                    sa.update(Question)
+                    .where(col(Question.id) == rid)
+                    .values(vector=vector, vector_encoder=encoder)
+                )
+            session.commit()
+
+    @contextmanager
+    def grouping_lock(self) -> Iterator[None]:
+        """Held while gaps are grouped into themes: two processes recording at once must not
+        both put the same gap in a theme, or make the same theme twice.
+
+        PostgreSQL: an advisory lock on a connection of its own. SQLite: a lock on a file beside
+        the database (SQLite is always one machine), since its write lock would also block this
+        process's own writes between the run's short transactions.
+        """
+        with self._grouping:  # threads of this process
+            if self.engine.dialect.name == "postgresql":
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql(f"SELECT pg_advisory_lock({GROUPING_LOCK_ID})")
+                    try:
+                        yield
+                    finally:
+                        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({GROUPING_LOCK_ID})")
+                        connection.commit()
+                return
+            database = self.engine.url.database
+            if self.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+                yield  # one process only: the thread lock is enough
+                return
+            import fcntl
+
+            path = Path(database).expanduser().with_name(Path(database).name + ".grouping.lock")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
 
     # Themes
 
     def add_theme(self, name: str) -> int:
         """Create an open theme; return its id, which stays the same for as long as it exists."""
-        theme = Theme(name=name)
+        theme = Theme(name=_theme_name(name))
         with self._session() as session:
             session.add(theme)
             session.commit()
-            return theme.id
+            return _saved_id(theme)
 
     def assign_theme(self, record_ids: Iterable[str], theme_id: int | None) -> int:
         """Put questions in a theme (None takes them out); return how many were found."""
@@ -353,7 +597,7 @@ class SqlRecorder:
             if theme_id is not None and session.get(Theme, theme_id) is None:
                 raise GapsError(f"no theme with id {theme_id}")
             result = session.exec(
-                sa.update(Question).where(Question.id.in_(ids)).values(theme_id=theme_id)
+                sa.update(Question).where(col(Question.id).in_(ids)).values(theme_id=theme_id)
             )
             session.commit()
         return result.rowcount
@@ -371,10 +615,10 @@ class SqlRecorder:
                 return old
             question.theme_id = theme_id
             session.add(question)
-            now = utcnow()
+            now, who = utcnow(), redact_actor(by)
             detail = f"{record_id}: #{old if old is not None else '-'} -> #{theme_id}"
-            for tid in {old, theme_id} - {None}:
-                event = ThemeEvent(theme_id=tid, at=now, by=by or None, kind="move", detail=detail)
+            for tid in {theme_id} if old is None else {old, theme_id}:
+                event = ThemeEvent(theme_id=tid, at=now, by=who, kind="move", detail=detail)
                 session.add(event)
             session.commit()
         return old
@@ -382,12 +626,12 @@ class SqlRecorder:
     def themes(self, status: str | None = None) -> list[ThemeInfo]:
         """All themes (or those with one status), oldest first, with their question counts."""
         count = (
-            select(sa.func.count(Question.id))
+            select(sa.func.count(col(Question.id)))
             .where(Question.theme_id == Theme.id)
             .correlate(Theme)
             .scalar_subquery()
         )
-        query = select(Theme, count).order_by(Theme.created_at, Theme.id)
+        query = select(Theme, count).order_by(col(Theme.created_at), col(Theme.id))
         if status is not None:
             query = query.where(Theme.status == status)
         with self._session() as session:
@@ -395,7 +639,7 @@ class SqlRecorder:
 
     def theme(self, theme_id: int) -> ThemeInfo | None:
         """One theme with its question count, or None."""
-        count = select(sa.func.count(Question.id)).where(Question.theme_id == theme_id)
+        count = select(sa.func.count(col(Question.id))).where(col(Question.theme_id) == theme_id)
         with self._session() as session:
             theme = session.get(Theme, theme_id)
             return None if theme is None else _theme_info(theme, session.exec(count).one())
@@ -405,7 +649,7 @@ class SqlRecorder:
         query = (
             select(ThemeEvent)
             .where(ThemeEvent.theme_id == theme_id)
-            .order_by(ThemeEvent.at, ThemeEvent.id)
+            .order_by(col(ThemeEvent.at), col(ThemeEvent.id))
         )
         with self._session() as session:
             return [
@@ -427,8 +671,9 @@ class SqlRecorder:
                 raise GapsError(f"no theme with id {theme_id}")
             theme.status = status
             if note is not None:
+                note = redact(note)
                 theme.note = note
-            theme.changed_by = by or None
+            theme.changed_by = redact_actor(by)
             theme.changed_at = utcnow()
             session.add(theme)
             session.add(
@@ -443,7 +688,7 @@ class SqlRecorder:
             )
             session.commit()
             questions = session.exec(
-                select(sa.func.count(Question.id)).where(Question.theme_id == theme_id)
+                select(sa.func.count(col(Question.id))).where(col(Question.theme_id) == theme_id)
             ).one()
         return _theme_info(theme, questions)
 
@@ -452,7 +697,7 @@ class SqlRecorder:
             theme = session.get(Theme, theme_id)
             if theme is None:
                 raise GapsError(f"no theme with id {theme_id}")
-            theme.name = name[:200]  # the column's length
+            theme.name = _theme_name(name)
             session.add(theme)
             session.commit()
 
@@ -466,20 +711,21 @@ class SqlRecorder:
             raise GapsError(f"cannot merge theme {theme_id} into itself")
         with self._session() as session:
             merged = session.get(Theme, theme_id)
-            for tid, theme in ((theme_id, merged), (into, session.get(Theme, into))):
-                if theme is None:
-                    raise GapsError(f"no theme with id {tid}")
+            if merged is None:
+                raise GapsError(f"no theme with id {theme_id}")
+            if session.get(Theme, into) is None:
+                raise GapsError(f"no theme with id {into}")
             moved = session.exec(
-                sa.update(Question).where(Question.theme_id == theme_id).values(theme_id=into)
+                sa.update(Question).where(col(Question.theme_id) == theme_id).values(theme_id=into)
             )
-            session.exec(sa.delete(ThemeEvent).where(ThemeEvent.theme_id == theme_id))
-            session.exec(sa.delete(Theme).where(Theme.id == theme_id))
+            session.exec(sa.delete(ThemeEvent).where(col(ThemeEvent.theme_id) == theme_id))
+            session.exec(sa.delete(Theme).where(col(Theme.id) == theme_id))
             session.add(
                 ThemeEvent(
                     theme_id=into,
-                    by=by or None,
+                    by=redact_actor(by),
                     kind="merge",
-                    detail=f"#{theme_id} {merged.name} ({moved.rowcount})",
+                    detail=f"#{theme_id} {redact(merged.name)} ({moved.rowcount})",
                 )
             )
             session.commit()
@@ -498,7 +744,9 @@ class SqlRecorder:
         now = utcnow()
         newly: list[int] = []
         with self._session() as session:
-            questions = session.exec(select(Question).where(Question.id.in_(list(answers)))).all()
+            questions = session.exec(
+                select(Question).where(col(Question.id).in_(list(answers)))
+            ).all()
             per_theme: dict[int, list[bool]] = {}
             for q in questions:
                 answer = answers[q.id]
@@ -534,6 +782,8 @@ class SqlRecorder:
 
 def create_recorder(settings: Settings) -> SqlRecorder:
     """The recorder the settings describe, migrated, with questions past retention purged."""
+    tighten_existing(settings.paths.data)  # everything under it is the service's alone
+    use_index(settings.paths.index)  # redaction learns the municipality's place names from it
     recorder = SqlRecorder(settings.database_url, key_file=settings.paths.data / KEY_NAME)
     if settings.database.retention_days:
         purged = recorder.purge(settings.database.retention_days)

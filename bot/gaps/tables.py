@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-THEME_STATUSES = ("open", "in_progress", "resolved", "wont_fix")
-# What reviewers read, in running text; every front end shows the same words.
-THEME_STATUS_SV = {
-    "open": "öppen",
-    "in_progress": "pågår",
-    "resolved": "löst",
-    "wont_fix": "åtgärdas inte",
-}
+from bot.gaps.statuses import ACTIVE_STATUSES, THEME_STATUS_SV, THEME_STATUSES
+
+# Re-exported: older imports take the statuses from here.
+__all__ = ["ACTIVE_STATUSES", "THEME_STATUSES", "THEME_STATUS_SV"]
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -49,7 +45,7 @@ class Theme(SQLModel, table=True):
     __tablename__ = "themes"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('open', 'in_progress', 'resolved', 'wont_fix')", name="ck_themes_status"
+            f"status IN ({', '.join(repr(x) for x in THEME_STATUSES)})", name="ck_themes_status"
         ),
     )
 
@@ -87,6 +83,17 @@ class Question(SQLModel, table=True):
     answered_now_citations: list[dict] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # The question's vector for grouping (float32 bytes), and the encoder that made it: encoded
+    # once, again only when the encoder changes (migration 0004).
+    vector: bytes | None = Field(default=None, sa_column=Column(sa.LargeBinary, nullable=True))
+    vector_encoder: str | None = Field(default=None, max_length=200)
+    # A reviewer found that one of a refused question's nearest passages did answer it: its
+    # 1-based place in `citations`, who said so and when, and the passage's text (redacted) for
+    # exporting the question as labelled (migration 0005).
+    marked_passage: int | None = None
+    marked_by: str | None = Field(default=None, max_length=100)
+    marked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    marked_quote: str | None = None
 
 
 class Feedback(SQLModel, table=True):
@@ -120,4 +127,6 @@ class ThemeEvent(SQLModel, table=True):
     detail: str = ""  # e.g. "merged theme 4 (3 questions)"
 
 
-TABLES = (Theme.__table__, Question.__table__, Feedback.__table__, ThemeEvent.__table__)
+TABLES = tuple(
+    SQLModel.metadata.tables[m.__tablename__] for m in (Theme, Question, Feedback, ThemeEvent)
+)

@@ -61,7 +61,8 @@ _ABBREVIATIONS = {
     "nov",
     "dec",
 }
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“”'(\[]?[A-ZÅÄÖ0-9•▪–-])|\s+(?=[•▪]\s)")
+# The closing quotes and brackets after a stop belong to the sentence they close (group 1).
+_BOUNDARY = re.compile(r"(?<=[.!?])([\"”’)]*)\s+(?=[\"“”'(\[]?[A-ZÅÄÖ0-9•▪–-])|\s+(?=[•▪]\s)")
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
 
 
@@ -81,10 +82,10 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(text):
-        before = text[start : m.start()]
-        w = _WORD_BEFORE.search(before)
+        w = _WORD_BEFORE.search(text[start : m.start()])
         if w and w.group(1).lower() in _ABBREVIATIONS:
             continue
+        before = text[start : m.end(1) if m.group(1) is not None else m.start()]
         if before.strip():
             out.append(before.strip())
         start = m.end()
@@ -115,30 +116,30 @@ def _cut_long(sentence: str, max_chars: int) -> list[str]:
     return pieces
 
 
-def _pack(sentences: list[str], target: int, max_chars: int) -> list[list[str]]:
-    """Group sentences into chunks of about `target` characters, never over `max_chars`.
+def _pack(sentences: list[str], target: int, max_chars: int) -> list[tuple[int, int]]:
+    """Group sentences into chunks of about `target` characters, never over `max_chars`:
+    [start, end) ranges of `sentences`.
 
     The last sentence of a chunk starts the next one as well when it is short, so an answer
-    that spans a chunk border is still whole in one of them.
+    that spans a chunk border is still whole in one of them. Positions, not texts, say what was
+    carried over: a sentence repeated word for word (a table's "Ja.") is still a new sentence.
     """
-    groups: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for sent in sentences:
-        if current and size + 1 + len(sent) > max_chars:
-            groups.append(current)
-            tail = current[-1]
-            current = [tail] if len(tail) + 1 + len(sent) <= target else []
-            size = len(tail) if current else 0
-        current.append(sent)
-        size += len(sent) + (1 if size else 0)
+    groups: list[tuple[int, int]] = []
+    start, carried, size = 0, 0, 0  # the open group is sentences[start:i]; `carried` of them old
+    for i, sent in enumerate(sentences):
+        if i > start and size + 1 + len(sent) > max_chars:
+            if i - start > carried:
+                groups.append((start, i))
+            tail = sentences[i - 1]
+            carried = 1 if len(tail) + 1 + len(sent) <= target else 0
+            start, size = i - carried, len(tail) if carried else 0
+        size += len(sent) + (1 if i > start else 0)
         if size >= target:
-            groups.append(current)
-            tail = current[-1]
-            current = [tail] if len(tail) < target // 3 else []
-            size = len(tail) if current else 0
-    if current and (not groups or current != groups[-1][-len(current) :]):
-        groups.append(current)
+            groups.append((start, i + 1))
+            carried = 1 if len(sent) < target // 3 else 0
+            start, size = i + 1 - carried, len(sent) if carried else 0
+    if len(sentences) - start > carried:
+        groups.append((start, len(sentences)))
     return groups
 
 
@@ -183,19 +184,16 @@ def chunk_segments(
                     sentences.append(piece)
                     pages.append(page)
         path = tuple(title for _, title in stack)
-        offset = 0
-        for group in _pack(sentences, target_chars, max_chars):
-            idx = sentences.index(group[0], offset)
-            offset = idx + 1
+        for first, end in _pack(sentences, target_chars, max_chars):
             text, spans, pos = "", [], 0
-            for sent in group:
+            for sent in sentences[first:end]:
                 if text:
                     text += " "
                     pos += 1
                 spans.append((pos, pos + len(sent)))
                 text += sent
                 pos += len(sent)
-            drafts.append(ChunkDraft(path, section_no, pages[idx], text, tuple(spans)))
+            drafts.append(ChunkDraft(path, section_no, pages[first], text, tuple(spans)))
         pending = []
 
     for seg in segments:

@@ -110,6 +110,42 @@ def repeated_dated_headers(lines: Iterable[str]) -> set[str]:
     return {ln for ln, n in counts.items() if n >= 3}
 
 
+# Running headers and footers sit in the first and last lines of a page; a line there that
+# recurs (digits aside: "Sida 2 av 3", a diary number, a date) on most pages is page furniture,
+# whatever its words. Found by repetition, so it holds for any municipality's template.
+_EDGE_LINES = 4
+_MAX_FURNITURE_CHARS = 160
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.lower().split()))
+
+
+def running_lines(blocks: list[Block]) -> set[tuple[int, int]]:
+    """(block, line) positions of lines repeated at the top or bottom of most pages.
+
+    A line counts for a page when it is among the page's first or last few lines; it is page
+    furniture when that holds on at least two pages and on more than half of them."""
+    edges: dict[int, list[tuple[int, int, str]]] = {}
+    for b, block in enumerate(blocks):
+        if block.kind != "para" or block.page is None:
+            continue
+        for i, raw in enumerate(block.text.splitlines()):
+            line = _norm(raw)
+            if line and len(line) <= _MAX_FURNITURE_CHARS:
+                edges.setdefault(block.page, []).append((b, i, _shape(line)))
+    if len(edges) < 2:
+        return set()
+    zones = {
+        page: lines[:_EDGE_LINES] + lines[_EDGE_LINES:][-_EDGE_LINES:]
+        for page, lines in edges.items()
+    }
+    pages_with = Counter(shape for zone in zones.values() for shape in {s for *_, s in zone})
+    repeated = {s for s, n in pages_with.items() if n >= 2 and n > len(zones) / 2}
+    return {(b, i) for zone in zones.values() for b, i, s in zone if s in repeated}
+
+
 def heading_level(line: str) -> int:
     """Heading level of a stand-alone line in plain text, 0 if it reads as running text."""
     if len(line) > 110 or not line:
@@ -173,6 +209,7 @@ def segments(blocks: Iterable[Block]) -> list[Segment]:
     blocks = list(blocks)
     raw_lines = [_norm(ln) for b in blocks if b.kind == "para" for ln in b.text.splitlines()]
     headers = repeated_dated_headers(raw_lines)
+    running = running_lines(blocks)
     text_all = " ".join(raw_lines).lower()
     hyphenated_vocab = set(re.findall(r"\b\w+-\w+\b", text_all))
     out: list[Segment] = []
@@ -189,13 +226,17 @@ def segments(blocks: Iterable[Block]) -> list[Segment]:
     # continue on lines that start in lower case. Both carry over blank lines, because
     # double-spaced extractions put a blank line after every line.
     title_mode = ""
-    for block in blocks:
+    for b, block in enumerate(blocks):
         if block.kind == "heading":
             flush()
             title_mode = ""
             out.append(Segment(_norm(block.text), max(block.level, 1), block.page))
             continue
-        lines = [_norm(raw) for raw in block.text.splitlines() if not _TOC_LINE.match(raw.strip())]
+        lines = [
+            _norm(raw)
+            for i, raw in enumerate(block.text.splitlines())
+            if (b, i) not in running and not _TOC_LINE.match(raw.strip())
+        ]
         lines = [ln for ln in lines if ln and not is_furniture(ln, headers)]
         if para and lines and not _reads_on(para, lines[0]):
             flush()  # a blank line ends a paragraph unless the sentence plainly goes on

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import DocumentError
+from bot.ingest.files import SIDECAR_SUFFIX, read_sibling, sibling
+from bot.safetext import clean_text
 
-SIDECAR_SUFFIX = ".meta.toml"
+__all__ = ["SIDECAR_SUFFIX", "Metadata", "resolve", "sidecar_path"]
 _ISO_DATE = re.compile(r"(?<!\d)(20\d{2}|19\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 _YEAR = re.compile(r"^(19|20)\d{2}(-(0[1-9]|1[0-2]))?(-(0[1-9]|[12]\d|3[01]))?$")
 
@@ -22,15 +24,17 @@ class Metadata:
 
 def sidecar_path(path: Path) -> Path:
     """`rutin.pdf` is described by `rutin.pdf.meta.toml` beside it (optional)."""
-    return path.with_name(path.name + SIDECAR_SUFFIX)
+    return sibling(path, path.name + SIDECAR_SUFFIX)
 
 
 def _read_sidecar(path: Path) -> dict:
     side = sidecar_path(path)
-    if not side.is_file():
+    # Opened like the document itself: a sidecar that is a link out of the folder is refused.
+    raw = read_sibling(path, side.name)
+    if raw is None:
         return {}
     try:
-        data = tomllib.loads(side.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise DocumentError(f"{side.name}: not valid TOML: {err}") from None
     unknown = sorted(set(data) - {"title", "date"})
@@ -68,4 +72,5 @@ def resolve(
     if date is None:
         found = _ISO_DATE.search(path.name) or _ISO_DATE.search(text[:3000])
         date = found.group(0) if found else None
-    return Metadata(" ".join(title.split()), date)
+    # Titles come from files, sidecars and file names alike: all are cleaned here, once.
+    return Metadata(" ".join(clean_text(title).split()) or path.name, date)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import pathlib
 import re
 import unicodedata
@@ -11,7 +10,12 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from bot.errors import DocumentError
+from bot.ingest.files import read_limited
+from bot.ingest.limits import CHUNK_BYTES, Budget, Limits
+from bot.ingest.pdf import read_pdf
+from bot.ingest.word import read_word
 from bot.models import Block
+from bot.safetext import clean_text
 
 SUPPORTED = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
 
@@ -26,26 +30,42 @@ class ReadResult:
     front_matter: dict[str, str] = field(default_factory=dict)
 
 
-def read_document(path: pathlib.Path) -> ReadResult:
-    """Read one file; raise DocumentError naming the file when it cannot be turned into text."""
-    path = pathlib.Path(path)
+def read_document(path: pathlib.Path | str, limits: Limits | None = None) -> ReadResult:
+    """Read one file within `limits` ([ingest]); raise DocumentError naming the file when it
+    cannot be turned into text or breaks a limit. Control characters never leave here."""
+    if not isinstance(path, pathlib.Path):  # a listed path keeps the folder it must stay in
+        path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DocumentError(
             f"{path.name}: unsupported file type {suffix or '(none)'!r}; "
             f"convert it to one of {', '.join(SUPPORTED)}"
         )
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DocumentError(f"{path.name} cannot be read: {err.strerror or err}") from err
+    limits = limits or Limits.from_settings()
+    budget = Budget(limits, path.name)
+    data = read_limited(path, limits.max_file_bytes, limits.too_big(path.name))
     if not data.strip():
         raise DocumentError(f"{path.name} is empty")
     readers = {".pdf": _read_pdf, ".docx": _read_docx, ".md": _read_markdown, ".txt": _read_txt}
-    result = readers.get(suffix, _read_html)(path, data)
+    result = _cleaned(readers.get(suffix, _read_html)(path, data, budget))
     if not result.blocks:
         raise DocumentError(f"{path.name} contains no text")
     return result
+
+
+def _cleaned(result: ReadResult) -> ReadResult:
+    """The one place text leaves the readers: controls and bidi overrides stripped."""
+    blocks = []
+    for block in result.blocks:
+        text = clean_text(block.text)
+        if text.strip():
+            blocks.append(Block(text, block.kind, block.level, block.page))
+    return ReadResult(
+        tuple(blocks),
+        clean_text(result.title).strip() or None if result.title else None,
+        result.date,
+        {clean_text(k): clean_text(v) for k, v in result.front_matter.items()},
+    )
 
 
 # --- plain text and markdown -------------------------------------------------------------
@@ -170,107 +190,37 @@ def _first_title(blocks: list[Block]) -> str | None:
     return next((b.text for b in blocks if b.kind == "heading" and b.level == 1), None)
 
 
-def _read_txt(path: pathlib.Path, data: bytes) -> ReadResult:
+def _read_txt(path: pathlib.Path, data: bytes, budget: Budget) -> ReadResult:
     meta, body = _split_front_matter(_decode(path, data))
+    budget.add_chars(len(body))
     blocks = _paragraphs(body)
+    budget.check_time()
     return ReadResult(tuple(blocks), meta.get("title") or None, _iso_date(meta.get("date")), meta)
 
 
-def _read_markdown(path: pathlib.Path, data: bytes) -> ReadResult:
+def _read_markdown(path: pathlib.Path, data: bytes, budget: Budget) -> ReadResult:
     meta, body = _split_front_matter(_decode(path, data))
+    budget.add_chars(len(body))
     blocks = _markdown_blocks(body)
+    budget.check_time()
     title = meta.get("title") or _first_title(blocks)
     return ReadResult(tuple(blocks), title, _iso_date(meta.get("date")), meta)
 
 
-# --- PDF ---------------------------------------------------------------------------------
-
-_MIN_CHARS_PER_PAGE = 16  # below this on average the "text" is page numbers or stamps on scans
+# --- PDF and Word ------------------------------------------------------------------------
 
 
-def _read_pdf(path: pathlib.Path, data: bytes) -> ReadResult:
-    import pypdf  # lazily: only indexing pays for it
-    from pypdf.errors import DependencyError
-
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError(f"{path.name} is encrypted with a password; save an open copy")
-        texts = [page.extract_text() or "" for page in reader.pages]
-        meta = reader.metadata or {}
-        title, created = meta.get("/Title"), meta.get("/CreationDate")
-    except DependencyError as err:
-        # Restriction-only PDFs often use AES, which pypdf can only open with `cryptography`.
-        raise DocumentError(
-            f"{path.name} is AES-encrypted; `pip install cryptography` to read it"
-        ) from err
-    except DocumentError:
-        raise
-    except Exception as err:  # pypdf raises parse, zlib, key and index errors on broken files
-        raise DocumentError(f"{path.name} is not a readable PDF (corrupt?): {err}") from err
-    if sum(len("".join(t.split())) for t in texts) < _MIN_CHARS_PER_PAGE * max(len(texts), 1):
-        raise DocumentError(f"{path.name} has no text layer (scanned?); run OCR first")
+def _read_pdf(path: pathlib.Path, data: bytes, budget: Budget) -> ReadResult:
+    texts, title, created = read_pdf(path.name, data, budget)
     blocks = [b for number, text in enumerate(texts, 1) for b in _paragraphs(text, number)]
-    title = str(title).removeprefix("Microsoft Word - ").strip() if title else None
-    date = _iso_date(str(created).removeprefix("D:")) if created else None
+    title = title.removeprefix("Microsoft Word - ").strip() if title else None
+    date = _iso_date(created.removeprefix("D:")) if created else None
     return ReadResult(tuple(blocks), title or None, date)
 
 
-# --- Word --------------------------------------------------------------------------------
-
-# Word stores built-in style names in English; Swedish templates may carry "Rubrik N".
-_HEADING_STYLE = re.compile(r"^(?:heading|rubrik)\s*([1-9])$", re.IGNORECASE)
-_TITLE_STYLES = {"title", "rubrik"}
-
-
-# python-docx's blank template carries this creation time; it says nothing about the document.
-_DOCX_TEMPLATE_DATE = dt.datetime(2013, 12, 23, 23, 15)
-
-
-def _docx_level(style_name: str) -> int:
-    """Heading level from the paragraph style; the document title sits at level 1 too."""
-    match = _HEADING_STYLE.match(style_name)
-    return 1 if style_name.lower() in _TITLE_STYLES else int(match[1]) if match else 0
-
-
-def _docx_row(row) -> str:
-    cells, elements = [], []
-    for cell in row.cells:
-        if any(cell._tc is seen for seen in elements):  # a merged cell repeats its element
-            continue
-        elements.append(cell._tc)
-        if text := " ".join(cell.text.split()):
-            cells.append(text)
-    return " | ".join(cells)
-
-
-def _read_docx(path: pathlib.Path, data: bytes) -> ReadResult:
-    import docx  # lazily: only indexing pays for it
-    from docx.table import Table
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-        blocks, title_para = [], None
-        for item in document.iter_inner_content():
-            if isinstance(item, Table):
-                rows = (_docx_row(row) for row in item.rows)
-                blocks.extend(Block(text) for text in rows if text)
-            elif text := item.text.strip():
-                style = (item.style.name if item.style else "") or ""
-                level = _docx_level(style.strip())
-                blocks.append(Block(text, kind="heading" if level else "para", level=level))
-                if style.strip().lower() in _TITLE_STYLES and title_para is None:
-                    title_para = text
-        props = document.core_properties
-        when = next((d for d in (props.created, props.modified) if d), None)
-        if when and when.replace(tzinfo=None) == _DOCX_TEMPLATE_DATE:
-            when = None
-        title = (props.title or "").strip() or title_para
-    except Exception as err:  # python-docx raises zip, XML and key errors for broken files
-        raise DocumentError(
-            f"{path.name} is not a readable Word document (corrupt, or not .docx): {err}"
-        ) from err
-    return ReadResult(tuple(blocks), title, when.date().isoformat() if when else None)
+def _read_docx(path: pathlib.Path, data: bytes, budget: Budget) -> ReadResult:
+    blocks, title, date = read_word(path.name, data, budget)
+    return ReadResult(tuple(blocks), title, date)
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -340,10 +290,16 @@ class _HtmlBlocks(HTMLParser):
             self.buffer.append(data)
 
 
-def _read_html(path: pathlib.Path, data: bytes) -> ReadResult:
+def _read_html(path: pathlib.Path, data: bytes, budget: Budget) -> ReadResult:
     declared = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", data[:4096], re.IGNORECASE)
+    text = _decode(path, data, declared[1].decode("ascii") if declared else "cp1252")
     parser = _HtmlBlocks()
-    parser.feed(_decode(path, data, declared[1].decode("ascii") if declared else "cp1252"))
+    # Fed in pieces with a look at the clock between them: an unclosed construct makes the
+    # parser scan its buffer again on every feed.
+    for start in range(0, len(text), CHUNK_BYTES):
+        budget.check_time()
+        parser.feed(text[start : start + CHUNK_BYTES])
     parser.close()
     parser.flush()
+    budget.add_chars(sum(len(block.text) for block in parser.blocks))  # text, not markup
     return ReadResult(tuple(parser.blocks), parser.title or _first_title(parser.blocks))

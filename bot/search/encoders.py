@@ -80,11 +80,13 @@ class SentenceTransformerEncoder:
             raise EncoderError(
                 f"cannot load sentence-transformers model {settings.model!r}: {err}"
             ) from err
-        self.dim = int(self._model.get_sentence_embedding_dimension())
         self._query_prefix = settings.query_prefix
         self._passage_prefix = settings.passage_prefix
         self.name = encoder_name(settings)
         self.batch_size = settings.batch_size
+        dim = self._model.get_sentence_embedding_dimension()
+        # A model that does not declare its dimension (None) shows it in what it returns.
+        self.dim = int(dim) if dim is not None else int(self._encode(["dimension"]).shape[1])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(

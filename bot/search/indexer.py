@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.errors import DocumentError, RutinbotError
+from bot.errors import DocumentError, IndexDamagedError, NothingToIndexError, RutinbotError
 from bot.ingest.chunk import chunk_segments, group_windows
 from bot.ingest.clean import segments
-from bot.ingest.metadata import SIDECAR_SUFFIX, resolve, sidecar_path
-from bot.ingest.readers import SUPPORTED, read_document
+from bot.ingest.files import content_sha256, list_knowledge
+from bot.ingest.limits import Limits
+from bot.ingest.metadata import resolve
+from bot.ingest.readers import SUPPORTED
+from bot.ingest.worker import read_in_worker
 from bot.models import Chunk
+from bot.safetext import clean_text
 from bot.search import store
 from bot.search.dedup import mark_duplicates
 from bot.search.encoders import Encoder
@@ -32,7 +37,7 @@ from bot.search.lexical import LexicalIndex
 log = logging.getLogger(__name__)
 # Bump when reading, cleaning or chunking changes what a document turns into: documents whose
 # content hash is unchanged are otherwise taken from the previous index as they were.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 5  # 5: PDF running headers found by repetition (clean.py)
 
 
 @dataclass
@@ -48,6 +53,8 @@ class BuildReport:
     seconds: float = 0.0
     encode_seconds: float = 0.0
     folder: Path | None = None
+    repaired: list[str] = field(default_factory=list)  # damaged files of the previous index
+    cleared: list[str] = field(default_factory=list)  # leftovers of killed builds, removed
 
 
 def _context(chunk: Chunk) -> str:
@@ -72,26 +79,17 @@ def _text_sha(text: str) -> str:
 
 
 def knowledge_files(folder: Path) -> list[Path]:
-    """Documents in the knowledge folder, in a stable order; metadata and hidden files excluded."""
-    if not folder.is_dir():
-        raise RutinbotError(f"knowledge folder not found: {folder}")
-    files = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.name.endswith(SIDECAR_SUFFIX) or path.name.upper().startswith("README"):
-            continue
-        files.append(path)
-    return files
+    """Documents in the knowledge folder, in a stable order; metadata and hidden files excluded.
+
+    Entries the listing refuses (links out, dangling links, loops, links to folders) are not
+    among them: `list_knowledge(folder).skipped` names each with its reason.
+    """
+    return list(list_knowledge(folder).files)
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256(path.read_bytes())
-    side = sidecar_path(path)
-    if side.is_file():  # a changed title or date is a changed document
-        digest.update(side.read_bytes())
-    return digest.hexdigest()
+    """The file and its sidecar, read in pieces without following links out of the folder."""
+    return content_sha256(path)
 
 
 @contextmanager
@@ -134,7 +132,8 @@ def _progress(total: int) -> Callable[[int], None]:
 
 
 def _read_chunks(path: Path, rel: str, settings: Settings) -> list[Chunk]:
-    result = read_document(path)
+    # In a worker: a file that stalls a parser or balloons its memory costs only itself.
+    result = read_in_worker(path, Limits.from_settings(settings.ingest))
     segs = segments(result.blocks)
     text = " ".join(s.text for s in segs[:40])
     meta = resolve(path, result.title, result.date, result.front_matter, text)
@@ -241,39 +240,145 @@ def _embed_sentences(
     return _embed(texts, owners, encoder, cache, report)
 
 
+@dataclass
+class _Previous:
+    """What a build may take over from the indexes already on disk."""
+
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)  # by document
+    documents: dict[str, store.DocumentRecord] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # by text hash
+
+
+_ROW_FILES = (("windows.json", "vectors.npy"), ("sentences.json", "sentences.npy"))
+_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, EOFError)
+
+
+def _reuse_vectors(folder: Path, damaged: dict[str, str], dim: int, cache: dict) -> bool:
+    """Add the folder's vectors whose files are intact to the cache; False if any were not.
+
+    A file whose checksum fails is not trusted at all (which of its rows changed is unknown);
+    the other file of the pair still is. Formats before 4 have no checksums: their files are
+    only checked to parse and to agree in shape.
+    """
+    intact = True
+    for meta, matrix in _ROW_FILES:
+        if meta in damaged or matrix in damaged:
+            intact = False
+            continue
+        try:
+            if meta == "windows.json":
+                _, shas = store.read_windows(folder)
+                vectors = store.read_vectors(folder)
+            else:
+                _, shas, vectors = store.read_sentences(folder)
+        except _READ_ERRORS:
+            intact = False
+            continue
+        if not shas:
+            continue
+        if vectors.ndim != 2 or vectors.shape != (len(shas), dim):
+            intact = False
+            continue
+        finite = np.isfinite(vectors).all(axis=1)
+        for sha, vec, ok in zip(shas, vectors, finite, strict=True):
+            if ok and isinstance(sha, str):
+                cache.setdefault(sha, vec)
+    return intact
+
+
+def _previous_index(root: Path, encoder: Encoder, chunking: dict, report: BuildReport) -> _Previous:
+    """Chunks of unchanged documents and vectors of known text from the current index, with
+    whatever of it is damaged left out; vectors from older index folders when the current
+    one's are not all intact (a damaged index repairs itself re-embedding only what it must)."""
+    found = _Previous()
+    current = store.current_dir(root)
+    if current is None and (root / store.CURRENT).is_symlink():
+        report.repaired.append(store.CURRENT)  # a link to a folder that is gone or unfinished
+    folders = [current] if current is not None else []
+    need_older = current is None
+    for folder in folders + [f for f in store.index_folders(root) if f != current]:
+        if folder != current and not need_older:
+            break
+        try:
+            manifest = store.read_manifest(folder)
+        except IndexDamagedError:
+            if folder == current:
+                report.repaired.append(store.MANIFEST)
+                need_older = True
+            continue
+        if (
+            manifest.encoder != encoder.name
+            or manifest.dim != encoder.dim
+            or manifest.format_version not in store.CACHE_FORMATS
+        ):
+            continue
+        damaged = store.damaged_files(folder, manifest) if manifest.files else {}
+        if folder == current:
+            report.repaired.extend(sorted(damaged))
+        intact = _reuse_vectors(folder, damaged, encoder.dim, found.vectors)
+        if folder != current:
+            continue
+        need_older = not intact
+        if manifest.chunking != chunking or "chunks.jsonl" in damaged:
+            continue
+        try:
+            old_chunks = store.read_chunks(folder)
+        except _READ_ERRORS:
+            report.repaired.append("chunks.jsonl")
+            continue
+        found.documents = {d.path: d for d in manifest.documents}
+        for c in old_chunks:
+            found.chunks.setdefault(c.document, []).append(c)
+    if report.repaired:
+        log.warning(
+            "the current index in %s is damaged (%s): rebuilding it, reusing what is intact",
+            root,
+            ", ".join(report.repaired),
+        )
+    return found
+
+
+def _one_line(text: str) -> str:
+    return " ".join(clean_text(text).split())
+
+
+def _nothing_readable(knowledge: Path, skipped: list[tuple[str, str]]) -> NothingToIndexError:
+    """The error for a knowledge folder that yields no text: it names what was passed over."""
+    keep = "the current index is left as it was"
+    if not skipped:
+        return NothingToIndexError(f"the knowledge folder {knowledge} holds no documents; {keep}")
+    shown = "; ".join(f"{_one_line(p)} ({_one_line(r)})" for p, r in skipped[:10])
+    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    return NothingToIndexError(
+        f"no document in {knowledge} could be read, {keep}; skipped {len(skipped)}: {shown}{more}",
+        skipped=tuple(skipped),
+    )
+
+
 def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> BuildReport:
     """Index the knowledge folder into settings.paths.index and make it the current index."""
     started = time.monotonic()
     root = settings.paths.index
     report = BuildReport()
     with _build_lock(root):
-        previous: dict[str, list[Chunk]] = {}
-        prev_docs: dict[str, store.DocumentRecord] = {}
-        cache: dict[str, np.ndarray] = {}
+        report.cleared = store.clear_leftovers(root)
+        if report.cleared:
+            log.warning("removed what an interrupted build left: %s", ", ".join(report.cleared))
         chunking = {
             "pipeline": PIPELINE_VERSION,
             "target_chars": settings.chunking.target_chars,
             "max_chars": settings.chunking.max_chars,
             "window_chars": settings.chunking.window_chars,
         }
-        folder = store.current_dir(root)
-        if folder is not None and not full:
-            manifest = store.read_manifest(folder)
-            if manifest.encoder == encoder.name and manifest.format_version in store.CACHE_FORMATS:
-                old_chunks = store.read_chunks(folder)
-                _, old_shas = store.read_windows(folder)
-                cache = dict(zip(old_shas, store.read_vectors(folder), strict=True))
-                _, sentence_shas, sentence_vectors = store.read_sentences(folder)
-                cache.update(zip(sentence_shas, sentence_vectors, strict=True))
-                if manifest.chunking == chunking:
-                    prev_docs = {d.path: d for d in manifest.documents}
-                    for c in old_chunks:
-                        previous.setdefault(c.document, []).append(c)
+        found = _Previous() if full else _previous_index(root, encoder, chunking, report)
+        previous, prev_docs, cache = found.chunks, found.documents, found.vectors
 
         knowledge = settings.paths.knowledge
         docs: list[store.DocumentRecord] = []
         chunks: list[Chunk] = []
-        for path in knowledge_files(knowledge):
+        listing = list_knowledge(knowledge)
+        report.skipped.extend(listing.skipped)  # links out, loops, unreadable folders
+        for path in listing.files:
             rel = path.relative_to(knowledge).as_posix()
             if path.suffix.lower() not in SUPPORTED:
                 report.skipped.append((rel, f"unsupported file type {path.suffix or '(none)'}"))
@@ -313,6 +418,8 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                     max(pages) if pages else None,
                 )
             )
+        if not chunks:  # nothing to search: keep serving the index there is
+            raise _nothing_readable(knowledge, report.skipped)
         report.removed_documents = sorted(set(prev_docs) - {d.path for d in docs})
         chunks = mark_duplicates(chunks)
         report.duplicates = sum(c.dup_of is not None for c in chunks)
@@ -321,6 +428,7 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         windows = _embed_windows(chunks, encoder, cache, report)
         sentences = _embed_sentences(chunks, encoder, cache, report)
         report.encode_seconds = time.monotonic() - encode_started
+        store.crash_point("embedded")
 
         build = store.new_build_dir(root)
         try:
@@ -338,8 +446,6 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
             store.write_index(build, manifest, chunks, windows, sentences)
             report.folder = store.publish(root, build)
         except BaseException:
-            import shutil
-
             shutil.rmtree(build, ignore_errors=True)
             raise
     report.documents = len(docs)

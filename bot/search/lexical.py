@@ -7,8 +7,9 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -154,6 +155,17 @@ class SwedishTokenizer:
         return [t for parts in self.word_tokens(text) for t in parts]
 
 
+class _BM25(Protocol):
+    """What this module uses of bm25s.BM25 (bm25s ships no type information)."""
+
+    # A token's column; keys are tokens, or token ids for an index built from ids.
+    vocab_dict: Mapping[str | int, int]
+
+    def save(self, save_dir: str) -> None: ...
+
+    def get_scores(self, query_tokens_single: list[str]) -> np.ndarray: ...
+
+
 def _bm25s():
     """Import bm25s, which sets its own logger to DEBUG on import; quiet it again."""
     import bm25s
@@ -166,7 +178,7 @@ class LexicalIndex:
     """BM25 (bm25s, Lucene variant) over tokenized chunks; a result's position is its chunk id."""
 
     def __init__(
-        self, tokenizer: SwedishTokenizer, bm25: object, size: int, df: dict[str, int]
+        self, tokenizer: SwedishTokenizer, bm25: _BM25, size: int, df: dict[str, int]
     ) -> None:
         self.tokenizer = tokenizer
         self._bm25 = bm25
@@ -240,21 +252,42 @@ class LexicalIndex:
         its parts take part in the ranking, but the concept itself is not in the documents,
         which is worth knowing when deciding to answer (measured with bench/calibrate.py).
         """
-        vocab = self._bm25.vocab_dict
         known: list[str] = []
         missing: list[str] = []
-        for stem, *parts in self.tokenizer.word_tokens(query):
-            found = [p for p in parts if p in vocab]
-            if stem in vocab:
-                known.extend([stem, *found])
-                continue
+        for _, stem, found, gone in self._resolved(query):
             known.extend(found)
-            fixed = self.correct(stem) or self.prefixed(stem)
-            if fixed:
-                known.extend(fixed)
-            else:
+            if gone:
                 missing.append(stem)
         return known, missing
+
+    def _resolved(self, query: str) -> list[tuple[str, str, list[str], bool]]:
+        """Per content word of the query: the word, its stem, the indexed terms it matches (its
+        stem and a compound's parts when indexed, else the parts and the stem's corrections),
+        and whether the word itself is found nowhere (neither indexed nor corrected)."""
+        vocab = self._bm25.vocab_dict
+        out = []
+        words = self.tokenizer.words(query)
+        for word, (stem, *parts) in zip(words, self.tokenizer.word_tokens(query), strict=True):
+            found = [p for p in parts if p in vocab]
+            if stem in vocab:
+                out.append((word, stem, [stem, *found], False))
+                continue
+            fixed = self.correct(stem) or self.prefixed(stem)
+            out.append((word, stem, [*found, *fixed], not fixed))
+        return out
+
+    def resolve_words(self, query: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Per content word of the query, the indexed terms it matches (none: found nowhere)."""
+        return [(word, tuple(found)) for word, _, found, _ in self._resolved(query)]
+
+    def resolve_all(
+        self, query: str
+    ) -> tuple[list[str], list[str], list[tuple[str, tuple[str, ...]]]]:
+        """resolve() and resolve_words() in one pass over the query."""
+        resolved = self._resolved(query)
+        known = [t for _, _, found, _ in resolved for t in found]
+        missing = [stem for _, stem, _, gone in resolved if gone]
+        return known, missing, [(word, tuple(found)) for word, _, found, _ in resolved]
 
     def prefixed(self, stem: str) -> list[str]:
         """Indexed terms that differ from an unknown term only by an ending ("forsakring" and

@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import RetrievalSettings
+from bot.errors import IndexDamagedError
 from bot.models import Chunk, Hit
 from bot.search import store
 from bot.search.dense import DenseIndex
 from bot.search.lexical import LexicalIndex
 from bot.search.sections import SectionText, section_text
 
+# The cosine given to chunks (and their sentences) taken out of a ranking: below any cosine.
+EXCLUDED = -2.0
 LEXICAL_SCALE = 3.0  # BM25 / best BM25 lands in [0, 3], about the spread of a z-scored cosine
 
 
@@ -28,6 +31,8 @@ class Ranking:
     query_tokens: tuple[str, ...]  # as indexed, typos corrected
     missing_tokens: tuple[str, ...] = ()  # query terms no chunk contains
     sentences: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per sentence row: cosine
+    # per content word of the question: the indexed terms it matches (none: found nowhere)
+    words: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def rrf(rankings: list[np.ndarray], k: int, weights: list[float]) -> dict[int, float]:
@@ -46,7 +51,8 @@ def weighted(dense: np.ndarray, lexical: np.ndarray, wd: float, wl: float) -> np
     they are standardised over the corpus; BM25 is divided by its maximum, which keeps "how
     much of the best lexical match" and is zero where no query term occurs.
     """
-    z = (dense - dense.mean()) / (dense.std() + 1e-9)
+    present = dense[dense > EXCLUDED]  # chunks taken out of a ranking do not set the scale
+    z = (dense - present.mean()) / (present.std() + 1e-9) if present.size else dense * 0.0
     top = float(lexical.max()) if lexical.size else 0.0
     lex = lexical / top * LEXICAL_SCALE if top > 0 else np.zeros_like(lexical)
     return wd * z + wl * lex
@@ -68,19 +74,38 @@ class Retriever:
         self.folder = folder
         self.manifest = manifest
         self.settings = settings
-        self.chunks: list[Chunk] = store.read_chunks(folder)
-        self.dense = DenseIndex(store.read_vectors(folder))
-        self.owners, _ = store.read_windows(folder)
-        self._sentence_owners, _, self._sentence_vectors = store.read_sentences(folder)
-        self._first_sentence = _first_rows(self._sentence_owners, len(self.chunks))
-        self._sentence_chunks = np.unique(self._sentence_owners)
-        # Row of each chunk's first window: a window's number within its chunk is row - first.
-        self._first_row = _first_rows(self.owners, len(self.chunks))
-        self.lexical = LexicalIndex.load(folder / "lexical", len(self.chunks))
+        try:
+            self._load(folder, manifest)
+        except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError) as err:
+            # Files changed after open_current verified them, or a format it cannot check.
+            raise IndexDamagedError(
+                f"the index in {folder} cannot be read ({type(err).__name__}: {err}); "
+                "run `rutinbot index` to rebuild it"
+            ) from None
         self._section_text: dict[tuple[str, int], SectionText] = {}
         self._by_section: dict[tuple[str, int], list[Chunk]] = {}
         for c in self.chunks:
             self._by_section.setdefault((c.document, c.section_id), []).append(c)
+
+    def _load(self, folder: Path, manifest: store.Manifest) -> None:
+        self.chunks: list[Chunk] = store.read_chunks(folder)
+        vectors = store.read_vectors(folder)
+        self.owners, _ = store.read_windows(folder)
+        self._sentence_owners, _, self._sentence_vectors = store.read_sentences(folder)
+        n = len(self.chunks)
+        sentence_rows = (self._sentence_owners, self._sentence_vectors)
+        for owners, rows in ((self.owners, vectors), sentence_rows):
+            shape_ok = rows.shape == (len(owners), manifest.dim)
+            if len(owners) and not (shape_ok and owners.min() >= 0 and owners.max() < n):
+                raise ValueError("the vectors, their owners and the chunks disagree")
+        if n != manifest.chunk_count:
+            raise ValueError(f"{n} chunks, the manifest says {manifest.chunk_count}")
+        self.dense = DenseIndex(vectors)
+        self._first_sentence = _first_rows(self._sentence_owners, n)
+        self._sentence_chunks = np.unique(self._sentence_owners)
+        # Row of each chunk's first window: a window's number within its chunk is row - first.
+        self._first_row = _first_rows(self.owners, n)
+        self.lexical = LexicalIndex.load(folder / "lexical", n)
 
     def sentence_row(self, chunk_id: int, sentence: int) -> int:
         """The row of one sentence of a chunk in the sentence vectors (and Ranking.sentences)."""
@@ -125,17 +150,32 @@ class Retriever:
                 best = (1.0 - weight) * best + weight * by_sentence
         return best, best_row, sentences
 
-    def rank(self, query_vector: np.ndarray, question: str, fusion: str | None = None) -> Ranking:
+    def rank(
+        self,
+        query_vector: np.ndarray,
+        question: str,
+        fusion: str | None = None,
+        exclude: frozenset[int] = frozenset(),
+    ) -> Ranking:
+        """Rank the chunks for a question. `exclude` takes chunks out as if they were not
+        indexed (calibration asks an answerable question again without its answer)."""
         fusion = fusion or self.settings.fusion
         n = len(self.chunks)
-        known, missing = self.lexical.resolve(question)
+        known, missing, resolved = self.lexical.resolve_all(question)
         tokens = tuple(known)
+        words = tuple(resolved)
         if n == 0:
-            return Ranking((), np.zeros(0), np.zeros(0), tokens, tuple(missing))
+            return Ranking((), np.zeros(0), np.zeros(0), tokens, tuple(missing), words=words)
         dense, best_row, sentences = self.chunk_dense(query_vector)
         lexical = self.lexical.scores_for(known)
+        if exclude:
+            gone = np.fromiter(exclude, dtype=np.int64)
+            dense[gone], lexical[gone] = EXCLUDED, 0.0
+            if len(sentences):
+                sentences[np.isin(self._sentence_owners, gone)] = EXCLUDED
         depth = min(self.settings.candidates, n)
         dense_order = np.argsort(-dense, kind="stable")[:depth]
+        dense_order = dense_order[~np.isin(dense_order, list(exclude))] if exclude else dense_order
         lex_order = np.argsort(-lexical, kind="stable")[:depth]
         lex_order = lex_order[lexical[lex_order] > 0]  # no shared term: not a lexical candidate
         if fusion == "dense":
@@ -169,4 +209,4 @@ class Retriever:
             )
             for i in order
         )
-        return Ranking(hits, dense, lexical, tokens, tuple(missing), sentences)
+        return Ranking(hits, dense, lexical, tokens, tuple(missing), sentences, words)

@@ -26,9 +26,13 @@ from telegram.ext import (
 
 from bot.adapters.tgbot import handlers, reviewers
 from bot.adapters.tgbot.callbacks import ButtonStore
+from bot.adapters.tgbot.retry import RetryingRequest
 from bot.answer.core import Answerer
+from bot.asking import AskService
 from bot.config import Settings, TelegramSettings
 from bot.errors import ConfigError, RutinbotError
+from bot.gaps.grouping import ThemeJob
+from bot.gaps.outbox import Outbox
 from bot.gaps.store import SqlRecorder
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ def build_application(
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))  # waits out Telegram's 429 retry_after
+        .request(RetryingRequest())  # and its 5xx, with backoff
         .concurrent_updates(64)  # one slow question must not hold up everyone else's
         .defaults(
             # Every text the bot sends is HTML, and every piece of it is escaped in render.py.
@@ -88,8 +93,10 @@ def build_application(
         )
         .build()
     )
+    outbox = Outbox(recorder)
+    asking = AskService(answerer, outbox, themes=ThemeJob(recorder, answerer.encoder))
     application.bot_data["services"] = handlers.Services(
-        settings, answerer, recorder, ButtonStore()
+        settings, answerer, recorder, ButtonStore(), outbox, asking
     )
 
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
@@ -105,7 +112,13 @@ def build_application(
     application.add_error_handler(handlers.on_error)
     if settings.database.retention_days:
         # PTB's job queue runs on the bot's event loop from application.start() to stop().
-        application.job_queue.run_repeating(
+        job_queue = application.job_queue
+        if job_queue is None:  # PTB leaves it out without its optional APScheduler dependency
+            raise RutinbotError(
+                "deleting old questions needs python-telegram-bot's job queue: "
+                "install python-telegram-bot[job-queue]"
+            )
+        job_queue.run_repeating(
             reviewers.purge_job,
             interval=reviewers.PURGE_EVERY,
             first=reviewers.PURGE_FIRST,
@@ -140,6 +153,9 @@ async def serve(
 ) -> None:
     """Run until `stop` is set: long polling, or a webhook that checks Telegram's secret token."""
     tg = settings.telegram
+    updater = application.updater
+    if updater is None:  # build_application always makes one; an application without cannot serve
+        raise RutinbotError("the Telegram application has no updater to receive updates with")
     try:
         await application.initialize()  # getMe: checks the token
     except InvalidToken:
@@ -153,7 +169,7 @@ async def serve(
     try:
         await _set_commands(application.bot, tg)
         if tg.mode == "webhook":
-            await application.updater.start_webhook(
+            await updater.start_webhook(
                 listen=tg.webhook_listen,
                 port=tg.webhook_port,
                 url_path=urlsplit(tg.webhook_url).path,
@@ -162,18 +178,22 @@ async def serve(
                 allowed_updates=ALLOWED_UPDATES,
             )
         else:
-            await application.updater.start_polling(
+            await updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error
             )
         await application.start()
         log.info("running as @%s (%s)", application.bot.username, tg.mode)
         await stop.wait()
     finally:
-        if application.updater.running:
-            await application.updater.stop()
+        if updater.running:
+            await updater.stop()
         if application.running:
             await application.stop()
         await application.shutdown()
+        # Off the event loop: the queue may wait for a database that is away (logged if so).
+        s = application.bot_data["services"]
+        await asyncio.to_thread(s.outbox.close)
+        await asyncio.to_thread(s.asking.themes.close)  # after the last gap was written
 
 
 class HideSecret(logging.Filter):

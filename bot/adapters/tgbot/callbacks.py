@@ -1,8 +1,8 @@
 """What answer buttons need later, in a bounded, expiring store keyed by short ids.
 
 Callback data is limited to 64 bytes, so a button carries only an action and an 8-character
-id ("fb:+:Ab3_x9Qz"); the redacted question and the answer's citations stay here. Nothing else
-about users is kept, and after a restart old ids are simply unknown.
+id ("fb:+:Ab3_x9Qz"); the answer it belongs to stays in the ask service. Nothing else about
+users is kept, and after a restart old ids are simply unknown.
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ ACTIONS = (HELPFUL, UNHELPFUL, MORE, SECTION)
 
 @dataclass
 class Pending:
-    """One answer message's buttons: what they act on and which are still live."""
+    """One answer message's buttons: which answer they act on and which are still live.
 
-    question: str  # redacted
+    The answer itself (its redacted question, citations and owner) is kept by the ask service;
+    this only holds what Telegram's buttons need beyond it.
+    """
+
     record_id: str
-    index_id: str
     shown: int  # passages shown up to and including this message
-    section_chunk: int | None  # chunk whose section "Visa hela avsnittet" shows
+    section: int | None  # citation number whose section "Visa hela avsnittet" shows
     feedback: bool = True  # 👍/👎 still offered
     more: bool = True  # "Fler källor" still offered
+    asker: int | None = None  # the Telegram user whose answer it is; only they may press
 
 
 def encode(action: str, key: str) -> str:

@@ -29,14 +29,23 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.adapters.tgbot import callbacks, render, texts
-from bot.adapters.tgbot.access import Role, role_of
+from bot.adapters.tgbot.access import (
+    EVERYONE,
+    MEMBERS,
+    Role,
+    allow,
+    allowed_roles,
+    handler_for,
+    role_of,
+)
 from bot.adapters.tgbot.callbacks import ButtonStore, Pending
 from bot.answer.core import Answerer
+from bot.asking import AskService, UnknownAnswerError
 from bot.config import Settings
 from bot.errors import QuestionError, RutinbotError
+from bot.gaps.outbox import Outbox
 from bot.gaps.store import SqlRecorder
 from bot.models import Answer
-from bot.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +61,10 @@ class Services:
 
     settings: Settings
     answerer: Answerer
-    recorder: SqlRecorder  # records questions and feedback; reviewers read its gap themes
+    recorder: SqlRecorder  # reviewers read its gap themes
     buttons: ButtonStore
+    outbox: Outbox  # records questions and feedback, queued while the database is away
+    asking: AskService  # checks, redacts, answers, records and pages every question
     # Grouping gaps into themes reads, then writes: two reviewers at once would make a theme twice.
     themes_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +103,29 @@ def question_text(message: Message, bot: Bot) -> str:
     return text
 
 
+GATE_GROUP = -1  # the gate's handler group: it runs before the handlers it guards
+
+
+def _permitted(update: Update, context: ContextTypes.DEFAULT_TYPE, role: Role) -> bool:
+    """Whether every handler that will take this update declared `role` as allowed.
+
+    One place checks every handler: a handler that declared no roles refuses everyone.
+    """
+    groups = context.application.handlers
+    for group in sorted(g for g in groups if g > GATE_GROUP):
+        handler = handler_for(update, groups[group])
+        if handler is None:
+            continue
+        roles = allowed_roles(handler.callback)
+        if roles is None:
+            log.error("handler %s declares no allowed roles: refused", handler.callback.__name__)
+            return False
+        if role not in roles:
+            return False
+    return True
+
+
+@allow(EVERYONE)
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler: ignore what isn't for the bot, refuse who may not use it."""
     user, chat = update.effective_user, update.effective_chat
@@ -99,46 +133,67 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     if update.message and not addressed(update.message, context.bot):
         raise ApplicationHandlerStop
-    settings = services(context).settings.telegram
-    if role_of(user.id, chat.id, settings) is not Role.NONE:
+    role = role_of(user.id, chat.id, services(context).settings.telegram)
+    if role is not Role.NONE and _permitted(update, context, role):
         return
-    log.info("update %s: refused user %s in chat %s", update.update_id, user.id, chat.id)
-    if update.callback_query:
-        await update.callback_query.answer(texts.REFUSED_TOAST, show_alert=True)
+    log.info(
+        "update %s: refused user %s (%s) in chat %s", update.update_id, user.id, role.name, chat.id
+    )
+    if role is Role.NONE:
+        if update.callback_query:
+            await update.callback_query.answer(texts.REFUSED_TOAST, show_alert=True)
+        elif update.message:
+            await update.message.reply_html(texts.REFUSED.format(user_id=user.id))
+    elif update.callback_query:
+        await update.callback_query.answer(texts.REVIEWERS_ONLY_TOAST, show_alert=True)
     elif update.message:
-        await update.message.reply_html(texts.REFUSED.format(user_id=user.id))
+        await update.message.reply_html(texts.REVIEWERS_ONLY)
     raise ApplicationHandlerStop
 
 
+@allow(MEMBERS)
 async def help_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start, /help and any unknown command."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if user is None or chat is None or message is None:
+        return
     text = texts.HELP
-    user, chat = update.effective_user, update.effective_chat
     if chat.type != Chat.PRIVATE:
         text += texts.GROUP_HINT.format(username=render.esc(context.bot.username or ""))
     elif role_of(user.id, chat.id, services(context).settings.telegram) >= Role.REVIEWER:
         text += texts.REVIEWER_HELP
-    await update.effective_message.reply_html(text)
+    await message.reply_html(text)
 
 
+@allow(MEMBERS)
 async def sources_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/kallor: the documents the bot knows, with dates."""
+    message = update.effective_message
+    if message is None:
+        return
     info = await asyncio.to_thread(services(context).answerer.info)
     for part in render.sources_messages(info):
-        await update.effective_message.reply_html(part)
+        await message.reply_html(part)
 
 
+@allow(MEMBERS)
 async def about_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/om: version, index date, encoder."""
+    message = update.effective_message
+    if message is None:
+        return
     info = await asyncio.to_thread(services(context).answerer.info)
-    await update.effective_message.reply_html(render.about_message(info))
+    await message.reply_html(render.about_message(info))
 
 
+@allow(MEMBERS)
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Voice, photos, stickers, files: explain instead of staying silent."""
-    user, chat = update.effective_user, update.effective_chat
+    user, chat, message = update.effective_user, update.effective_chat, update.message
+    if user is None or chat is None or message is None:
+        return
     role = role_of(user.id, chat.id, services(context).settings.telegram)
-    await update.message.reply_html(texts.NOT_TEXT_ADMIN if role >= Role.ADMIN else texts.NOT_TEXT)
+    await message.reply_html(texts.NOT_TEXT_ADMIN if role >= Role.ADMIN else texts.NOT_TEXT)
 
 
 async def _typing(chat: Chat, work: Awaitable[T]) -> T:
@@ -170,7 +225,7 @@ def keyboard(pending: Pending, key: str) -> InlineKeyboardMarkup | None:
         more.append(
             InlineKeyboardButton("Fler källor", callback_data=callbacks.encode(callbacks.MORE, key))
         )
-    if pending.section_chunk is not None:
+    if pending.section is not None:
         more.append(
             InlineKeyboardButton(
                 "Visa hela avsnittet", callback_data=callbacks.encode(callbacks.SECTION, key)
@@ -196,24 +251,30 @@ async def _send_answer(
         await reply_to.reply_html(part, reply_markup=markup)
 
 
+@allow(MEMBERS)
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A question: answer it off the event loop, record it, send the passages with buttons."""
+    user, message = update.effective_user, update.message
+    if user is None or message is None:
+        return
     s = services(context)
-    message = update.message
     started = time.monotonic()
-    # Redacted before anything else sees it: search, the recorder, the button store.
-    question = redact(s.answerer.check_question(question_text(message, context.bot)))
-    answer = await _typing(message.chat, asyncio.to_thread(s.answerer.answer, question))
-    record_id = await asyncio.to_thread(
-        s.recorder.record_question, CHANNEL, str(update.effective_user.id), question, answer
+    work = asyncio.to_thread(
+        s.asking.ask,
+        question_text(message, context.bot),
+        channel=CHANNEL,
+        asker=str(user.id),
     )
+    asked = await _typing(message.chat, work)
+    if asked.ticket is not None:
+        await s.outbox.settle(asked.ticket)  # briefly, and only while the database keeps up
+    answer = asked.answer
     pending = Pending(
-        question=question,
-        record_id=record_id,
-        index_id=answer.index_id,
-        shown=len(answer.citations),
-        section_chunk=answer.citations[0].chunk_id if answer.citations else None,
-        more=len(answer.citations) >= s.settings.answer.citations,
+        record_id=asked.record_id,
+        shown=asked.shown,
+        section=1 if answer.citations else None,
+        more=asked.more,
+        asker=user.id,
     )
     log.info(
         "update %s: answered=%s with %d passages in %.2fs",
@@ -222,27 +283,52 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         len(answer.citations),
         time.monotonic() - started,
     )
-    await _send_answer(context, message, answer, pending, first=1)
+    await _send_answer(context, message, asked.first_page, pending, first=1)
 
 
+@allow(MEMBERS)
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every answer button. The query is always answered, so no button spins forever."""
     query = update.callback_query
+    if query is None:
+        return
     decoded = callbacks.decode(query.data)
-    pending = services(context).buttons.get(decoded[1]) if decoded else None
-    if pending is None:
+    pending = services(context).buttons.get(decoded[1]) if decoded is not None else None
+    if decoded is None or pending is None:
         log.info("update %s: expired or unknown button", update.update_id)
         await query.answer(texts.EXPIRED, show_alert=True)
         with suppress(BadRequest):  # old messages can't always be edited
             await query.edit_message_reply_markup(None)
         return
+    if pending.asker != query.from_user.id:
+        # Someone else's answer (in a group, or forged data): the buttons act for its asker
+        # alone. Told as "expired", so a guessed id is not confirmed; their buttons stay.
+        log.info("update %s: button of another user's answer refused", update.update_id)
+        await query.answer(texts.EXPIRED, show_alert=True)
+        return
     action, key = decoded
-    if action in (callbacks.HELPFUL, callbacks.UNHELPFUL):
-        toast = await _feedback(context, query, pending, key, action == callbacks.HELPFUL)
-    elif action == callbacks.MORE:
-        toast = await _more(context, query, pending, key)
-    else:
-        toast = await _section(context, query, pending)
+    message = query.message
+    # Replies go under the answer's message: one too old for the bot to see is "expired".
+    if not isinstance(message, Message):
+        log.info("update %s: button of an inaccessible message refused", update.update_id)
+        await query.answer(texts.EXPIRED, show_alert=True)
+        return
+    toast: str | None
+    try:
+        if action in (callbacks.HELPFUL, callbacks.UNHELPFUL):
+            toast = await _feedback(context, query, pending, key, action == callbacks.HELPFUL)
+        elif action == callbacks.MORE:
+            toast = await _more(context, query, message, pending, key)
+        elif pending.section is not None:
+            toast = await _section(context, query, message, pending, pending.section)
+        else:  # forged: "Visa hela avsnittet" under an answer that offered none
+            log.info("update %s: section button without a section refused", update.update_id)
+            await query.answer(texts.EXPIRED, show_alert=True)
+            return
+    except UnknownAnswerError:  # the service no longer holds the answer (or never did)
+        log.info("update %s: button of an unknown answer refused", update.update_id)
+        await query.answer(texts.EXPIRED, show_alert=True)
+        return
     await query.answer(toast)
     log.info("update %s: button %s", update.update_id, action)
 
@@ -262,50 +348,64 @@ async def _feedback(
     if not pending.feedback:
         return texts.ALREADY_VOTED
     pending.feedback = False  # before any await, so a double tap records once
-    await asyncio.to_thread(services(context).recorder.record_feedback, pending.record_id, helpful)
+    s = services(context)
+    asker = str(query.from_user.id)
+    ticket = await asyncio.to_thread(s.asking.feedback, pending.record_id, asker, helpful)
+    if ticket is not None:
+        await s.outbox.settle(ticket)
     await _update_buttons(query, pending, key)
     return texts.HELPFUL_THANKS if helpful else texts.UNHELPFUL_THANKS
 
 
 async def _more(
-    context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, pending: Pending, key: str
+    context: ContextTypes.DEFAULT_TYPE,
+    query: CallbackQuery,
+    message: Message,
+    pending: Pending,
+    key: str,
 ) -> str | None:
     s = services(context)
     if not pending.more:
         return texts.NO_MORE
     pending.more = False
-    work = asyncio.to_thread(s.answerer.answer, pending.question, offset=pending.shown)
-    answer = await _typing(query.message.chat, work)
+    asker = str(query.from_user.id)
+    work = asyncio.to_thread(s.asking.more, pending.record_id, asker, pending.shown)
+    answer = await _typing(message.chat, work)
     await _update_buttons(query, pending, key)
     if not answer.citations:
         return texts.NO_MORE
     following = Pending(
-        question=pending.question,
         record_id=pending.record_id,
-        index_id=answer.index_id,
         shown=pending.shown + len(answer.citations),
-        section_chunk=answer.citations[0].chunk_id,
+        section=pending.shown + 1,
         feedback=False,  # feedback belongs to the answer, asked for under its first message
-        more=len(answer.citations) >= s.settings.answer.citations,
+        more=s.asking.has_more(answer),
+        asker=pending.asker,
     )
-    await _send_answer(context, query.message, answer, following, first=pending.shown + 1)
+    await _send_answer(context, message, answer, following, first=pending.shown + 1)
     return None
 
 
 async def _section(
-    context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, pending: Pending
+    context: ContextTypes.DEFAULT_TYPE,
+    query: CallbackQuery,
+    message: Message,
+    pending: Pending,
+    citation: int,
 ) -> str | None:
-    answerer = services(context).answerer
-    chunks = await asyncio.to_thread(answerer.section, pending.section_chunk, pending.index_id)
+    asking = services(context).asking
+    asker = str(query.from_user.id)
+    found = await asyncio.to_thread(asking.section, pending.record_id, asker, citation)
+    chunks = list(found.chunks)
     parts = render.section_messages(chunks)
     if len(parts) <= MAX_SECTION_MESSAGES:
         for part in parts:
-            await query.message.reply_html(part, do_quote=False)
+            await message.reply_html(part, do_quote=False)
         return None
-    heading = render.clip(render.section_heading(chunks), 300)
-    name = f"{Path(chunks[0].document).stem}-avsnitt.txt"
-    await query.message.reply_document(
-        InputFile(render.section_text(chunks).encode("utf-8"), filename=name),
+    heading = render.clip(found.heading, 300)
+    name = f"{Path(found.document).stem}-avsnitt.txt"
+    await message.reply_document(
+        InputFile(found.text.encode("utf-8"), filename=name),
         caption=texts.SECTION_AS_FILE.format(heading=render.esc(heading)),
         do_quote=False,
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.adapters.text import ANSWERED, NOT_ANSWERED, source_line
 from bot.adapters.tgbot import texts
 from bot.answer.core import IndexInfo
+from bot.asking import as_shown
 from bot.models import Answer, Chunk, Citation
 
 if TYPE_CHECKING:
@@ -89,11 +90,14 @@ def citation_block(n: int, c: Citation) -> str:
 
 
 def answer_messages(answer: Answer, first: int = 1) -> list[str]:
-    """An answer as one or a few messages, split only between passages."""
+    """An answer to read on a phone: the best passage first with some context, the others
+    shorter, around their marked sentence; split only between passages."""
     blocks = []
     if first == 1:
         blocks.append(f"<b>{esc(ANSWERED if answer.answered else NOT_ANSWERED)}</b>")
-    blocks += [citation_block(n, c) for n, c in enumerate(answer.citations, start=first)]
+    blocks += [
+        citation_block(n, as_shown(c, n)) for n, c in enumerate(answer.citations, start=first)
+    ]
     if first == 1 and not answer.citations:
         blocks.append(esc(NO_DOCUMENTS))
     if first == 1 and not answer.answered:
@@ -151,6 +155,7 @@ def about_message(info: IndexInfo) -> str:
         f"Kunskapsbanken indexerad: {esc(info.built_at)}\n"
         f"Modell för sökning: {esc(info.encoder)}\n"
         f"Dokument: {len(info.documents)}, textavsnitt: {info.chunk_count}"
+        + (f"\nSvarsgräns: {esc(info.calibration_sv)}" if info.calibration_sv else "")
     )
 
 

@@ -1,8 +1,8 @@
 """Reviewer commands: /luckor lists knowledge-gap themes; its buttons open and resolve them.
 
-Only reviewers and admins, and only in a private chat (the questions are not for a whole
-group). The role is checked again at every button press: a button is just data, and a staff
-member can press one in a forwarded message or an old chat.
+Only reviewers and admins (declared with @allow, enforced by the gate for commands and every
+button press alike: a button is just data, and a staff member can press one in a forwarded
+message or an old chat), and only in a private chat (the questions are not for a whole group).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.adapters.tgbot import render, texts
-from bot.adapters.tgbot.access import Role, role_of
+from bot.adapters.tgbot.access import REVIEWERS, allow
 from bot.adapters.tgbot.handlers import Services, services
 from bot.gaps.report import nearest_passages, summaries
+from bot.gaps.statuses import ACTIVE_STATUSES
 from bot.gaps.store import GapsError
 from bot.gaps.themes import assign_themes
 
 log = logging.getLogger(__name__)
 
 TOP_THEMES = 10
-OPEN_STATUSES = ("open", "in_progress")
 PURGE_FIRST = timedelta(minutes=1)  # soon after start, once the bot is up
 PURGE_EVERY = timedelta(days=1)
 
@@ -59,8 +59,9 @@ def list_view(s: Services) -> tuple[str, InlineKeyboardMarkup | None]:
         if s.recorder.gaps(unthemed=True, limit=1):
             moved = assign_themes(s.recorder, s.answerer.encoder)
             log.info("grouped %s new gaps into themes", moved)
-    rows = [r for r in summaries(s.recorder, OPEN_STATUSES) if r.count]
-    rows.sort(key=lambda r: (-r.count, -r.last_seen.timestamp()))
+    rows = [r for r in summaries(s.recorder, ACTIVE_STATUSES) if r.count]
+    # A theme with questions has a last one; 0.0 only keeps the key total.
+    rows.sort(key=lambda r: (-r.count, -(r.last_seen.timestamp() if r.last_seen else 0.0)))
     rows = rows[:TOP_THEMES]
     buttons = [
         [
@@ -92,45 +93,45 @@ def theme_view(s: Services, theme_id: int) -> tuple[str, InlineKeyboardMarkup] |
 # -- handlers ---------------------------------------------------------------------------------
 
 
-def _role(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Role:
-    user, chat = update.effective_user, update.effective_chat
-    return role_of(user.id, chat.id, services(context).settings.telegram)
-
-
+@allow(REVIEWERS)
 async def gaps_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/luckor: the open themes with the most questions, a button for each."""
-    message = update.effective_message
-    if _role(update, context) < Role.REVIEWER:
-        log.info("update %s: /luckor refused", update.update_id)
-        await message.reply_html(texts.REVIEWERS_ONLY)
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
         return
-    if update.effective_chat.type != Chat.PRIVATE:
+    if chat.type != Chat.PRIVATE:
         await message.reply_html(texts.PRIVATE_ONLY)
         return
     text, markup = await asyncio.to_thread(list_view, services(context))
     await message.reply_html(text, reply_markup=markup)
 
 
+@allow(REVIEWERS)
 async def gap_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The /luckor buttons: open a theme, resolve or reopen it, go back to the list."""
-    query = update.callback_query
-    if _role(update, context) < Role.REVIEWER or update.effective_chat.type != Chat.PRIVATE:
+    user, chat, query = update.effective_user, update.effective_chat, update.callback_query
+    if query is None:
+        return
+    if user is None or chat is None or chat.type != Chat.PRIVATE:
         log.info("update %s: reviewer button refused", update.update_id)
         await query.answer(texts.REVIEWERS_ONLY_TOAST, show_alert=True)
         return
     parsed = parse(query.data)
-    if parsed is None:
+    action, theme_id = parsed if parsed is not None else (None, None)
+    # Data this module did not make, or a theme action without its theme (never passed on).
+    if action is None or (action != LIST and theme_id is None):
         await query.answer(texts.EXPIRED, show_alert=True)
         return
     s = services(context)
-    action, theme_id = parsed
-    toast = None
+    toast: str | None = None
+    view: tuple[str, InlineKeyboardMarkup | None] | None = None
     try:
-        if action in (RESOLVE, REOPEN):
+        if theme_id is not None and action in (RESOLVE, REOPEN):
             status, toast = NEW_STATUS[action]
-            by = f"telegram:{update.effective_user.username or update.effective_user.id}"
+            by = f"telegram:{user.username or user.id}"
             await asyncio.to_thread(s.recorder.set_theme_status, theme_id, status, by=by)
-        view = None if action == LIST else await asyncio.to_thread(theme_view, s, theme_id)
+        if theme_id is not None and action != LIST:
+            view = await asyncio.to_thread(theme_view, s, theme_id)
     except GapsError:  # the theme was merged or deleted since the list was shown
         view = None
     if view is None and action != LIST:

@@ -45,7 +45,10 @@ def run_online() -> None:
     if engine is None:
         from bot.gaps.store import create_db_engine
 
-        engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:  # the alembic CLI without bot.gaps.migrate.alembic_config
+            raise SystemExit("no database URL: run migrations through bot.gaps.migrate")
+        engine = create_db_engine(url)
         try:
             with engine.connect() as connection:
                 run_migrations(connection)

@@ -1,0 +1,129 @@
+"""What a gap question asks about: its topical text, specific terms and a short topic label."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+
+from bot.answer.terms import word_weight
+
+# The redaction placeholders (bot/privacy.py): they stand for a person, never for a topic.
+PLACEHOLDER = re.compile(r"\[(?:NAMN|PERSONNUMMER|TELEFON|EPOST|ADRESS)\]")
+LABEL_TERMS = 3
+SPECIFIC_SHARE = 0.4  # of the best word's score, for a word to be in the label
+SAMPLE = 40  # questions per word looked at to tell phrasing from topic
+
+
+@cache
+def _tokenizer():
+    """One tokenizer (stemmer and stopwords loaded once) for grouping and naming themes."""
+    from bot.search.lexical import SwedishTokenizer
+
+    return SwedishTokenizer()
+
+
+def topical_text(question: str) -> str:
+    """The redacted question without its placeholders: what gets embedded for grouping."""
+    return re.sub(r"\s+", " ", PLACEHOLDER.sub(" ", question)).strip() or question
+
+
+def _words(question: str) -> list[tuple[str, str]]:
+    """(surface word, stem) per content word; numbers say nothing about the topic."""
+    tok = _tokenizer()
+    text = topical_text(question)
+    return [
+        (word, parts[0])
+        for word, parts in zip(tok.words(text), tok.word_tokens(text), strict=True)
+        if parts and not word.isdigit()
+    ]
+
+
+@dataclass(frozen=True)
+class TermWeights:
+    """Per question, each stem's weight: how rare the word is in general Swedish times how
+    few of the recorded gap questions use it. Wrapper phrasing ("har en klient som undrar")
+    recurs across questions on unrelated topics and so weighs little, learnt from the gaps
+    themselves rather than from a list of phrases."""
+
+    vectors: tuple[dict[str, float], ...]  # unit length, so a dot product is a cosine
+    idf: dict[str, float]
+
+    def similarity(self, i: int, j: int) -> float:
+        a, b = self.vectors[i], self.vectors[j]
+        if len(b) < len(a):
+            a, b = b, a
+        return sum(w * b[t] for t, w in a.items() if t in b)
+
+
+def _singular(held: list[set[str]]) -> float:
+    """1 / (1 + how many other words the questions using a word share, on average).
+
+    Words of a recurring phrasing come together: every "ringde en anhörig angående X som vill
+    veta" question also holds "ringde", "anhörig", "angående", "veta", while questions on one
+    topic mostly share the topic's word and little else. So a word whose questions share many
+    more words weighs less: the phrasing is learnt from how the gaps are written."""
+    held = held[:SAMPLE]
+    if len(held) < 3:  # two questions say too little about how a word is used
+        return 1.0
+    pairs = [(a, b) for i, a in enumerate(held) for b in held[i + 1 :]]
+    # One more shared word is a two-word topic ("god man", "lex sarah"), not a phrasing.
+    shared = sum(max(len(a & b) - 2, 0) for a, b in pairs) / len(pairs)
+    return 1.0 / (1.0 + shared)
+
+
+def term_weights(questions: list[str]) -> TermWeights:
+    words = [_words(q) for q in questions]
+    df = Counter(stem for ws in words for stem in {s for _, s in ws})
+    n = len(questions)
+    sets = [{s for _, s in ws} for ws in words]
+    using: dict[str, list[int]] = {}
+    for i, stems in enumerate(sets):
+        for stem in stems:
+            using.setdefault(stem, []).append(i)
+    idf = {
+        stem: math.log((n + 1) / (count + 0.5)) * _singular([sets[i] for i in using[stem]])
+        for stem, count in df.items()
+    }
+    vectors = []
+    for ws in words:
+        vec: dict[str, float] = {}
+        for word, stem in ws:
+            vec[stem] = max(vec.get(stem, 0.0), word_weight(word) * max(idf[stem], 0.0))
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        vectors.append({t: w / norm for t, w in vec.items()})
+    return TermWeights(tuple(vectors), idf)
+
+
+def topic_label(questions: list[str], idf: dict[str, float] | None = None) -> str:
+    """The theme's 2-4 most specific words its questions share, in the order staff wrote them.
+
+    A word counts as shared when at least half the questions (and two of them, in a theme of
+    more than one) hold it; if too few are shared, the most specific words overall fill in."""
+    idf = idf or {}
+    spelled: dict[str, Counter[str]] = {}
+    held: Counter[str] = Counter()
+    score: dict[str, float] = {}
+    position: dict[str, float] = {}
+    for question in questions:
+        ws = _words(question)
+        for k, (word, stem) in enumerate(dict.fromkeys(ws)):
+            spelled.setdefault(stem, Counter())[word] += 1
+            position[stem] = position.get(stem, 0.0) + k / max(len(ws), 1)
+        for stem in {s for _, s in ws}:
+            held[stem] += 1
+    for stem, count in held.items():
+        word = spelled[stem].most_common(1)[0][0]
+        score[stem] = count * word_weight(word) * (idf.get(stem, 1.0) if idf else 1.0)
+    need = max(2, math.ceil(len(questions) / 2)) if len(questions) > 1 else 1
+    top = max(score.values(), default=0.0)
+    # Words far less specific than the best (a phrasing's, like "klient" or "undrar") stay out.
+    ranked = sorted(score.items(), key=lambda item: -item[1])
+    specific = [s for s, v in ranked if v >= top * SPECIFIC_SHARE]
+    shared = [s for s in specific if held[s] >= need][:LABEL_TERMS]
+    if len(shared) < 2:
+        shared += [s for s in specific if s not in shared][: 2 - len(shared)]
+    shared.sort(key=lambda s: position[s] / held[s])  # the order the words usually come in
+    return " ".join(spelled[s].most_common(1)[0][0] for s in shared)
