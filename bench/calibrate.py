@@ -55,7 +55,8 @@ from common import (
     system,
 )
 
-L2 = 1.0  # ridge penalty: a handful of features, a few hundred examples
+from bot.answer.calibration import fit  # after common, which puts the repository on the path
+
 # The rule's limits: the quality bench's targets (README), answerable questions answered
 # without the gold passage in the top 3, and unanswerable questions refused.
 MAX_WRONG = 0.10
@@ -81,30 +82,6 @@ class LabelledSet:
         return LabelledSet(
             self.name, self.x[:, columns], self.y, self.kinds, self.negatives[:, columns]
         )
-
-
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Logistic regression by Newton's method with an L2 penalty on standardised features;
-    the standardisation is folded back into the returned weights and bias."""
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
-    w, b = _fit_standardised((x - mean) / std, y)
-    return w / std, b - float((w * mean / std).sum())
-
-
-def _fit_standardised(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    reg = np.eye(xb.shape[1]) * L2
-    reg[-1, -1] = 0.0  # the bias is not penalised
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-xb @ w))
-        grad = xb.T @ (p - y) + reg @ w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + reg
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
 
 
 def fit_sets(sets: list[LabelledSet], negatives: bool = True) -> tuple[np.ndarray, float]:
