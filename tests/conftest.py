@@ -138,11 +138,9 @@ def answerer(sample_settings, sample_index, encoder):
     return Answerer(sample_settings, encoder)
 
 
-@pytest.fixture
-def small_corpus(tmp_path) -> Path:
-    """A tiny knowledge folder for tests that index from scratch."""
-    folder = tmp_path / "knowledge"
-    folder.mkdir()
+def write_small_corpus(folder: Path) -> Path:
+    """Two short routines in `folder` (created): a Lex Sarah routine and an anhörigstöd note."""
+    folder.mkdir(parents=True)
     (folder / "rutin-lex-sarah.md").write_text(
         "---\ntitle: Rutin för lex Sarah\ndate: 2024-03-01\n---\n"
         "# Rapportering\n\nMedarbetare ska genast rapportera missförhållanden eller påtaglig "
@@ -157,3 +155,9 @@ def small_corpus(tmp_path) -> Path:
         encoding="utf-8",
     )
     return folder
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    """A tiny knowledge folder for tests that index from scratch."""
+    return write_small_corpus(tmp_path / "knowledge")

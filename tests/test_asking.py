@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import make_settings
+from conftest import make_settings, write_small_corpus
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
@@ -29,21 +29,7 @@ UNANSWERABLE = "hur mycket kostar en parkeringsplats vid rådhuset"
 def small_answerer(tmp_path_factory, encoder):
     """A real index of two short routines (seconds to build)."""
     base = tmp_path_factory.mktemp("asking")
-    folder = base / "knowledge"
-    folder.mkdir()
-    (folder / "rutin-lex-sarah.md").write_text(
-        "---\ntitle: Rutin för lex Sarah\ndate: 2024-03-01\n---\n"
-        "# Rapportering\n\nMedarbetare ska genast rapportera missförhållanden eller påtaglig "
-        "risk för missförhållanden till sin närmaste chef. Chefen ansvarar för att rapporten "
-        "utreds.\n\n# Anmälan till IVO\n\nAllvarliga missförhållanden ska anmälas till "
-        "Inspektionen för vård och omsorg (IVO) inom två veckor.\n",
-        encoding="utf-8",
-    )
-    (folder / "anhorigstod.txt").write_text(
-        "Anhörigombud\n\nVarje enhet utser ett anhörigombud som håller anhörigperspektivet "
-        "levande och sprider information om anhörigstöd till kollegor.\n",
-        encoding="utf-8",
-    )
+    write_small_corpus(base / "knowledge")
     settings = make_settings(base, encoder={"num_threads": 1}, answer={"citations": 2})
     build_index(settings, encoder)
     return Answerer(settings, encoder)
