@@ -119,15 +119,21 @@ def test_an_answer_printed_to_a_terminal_carries_no_escape_from_the_documents(in
     assert ESC not in out and "\u202e" not in out and "\x07" not in out
 
 
-def test_a_system_refusal_is_one_line_naming_the_path(tmp_path, small_corpus):
-    """An index path that is a file: the system refuses, the CLI says so in one line."""
+def index_path_is_a_file(tmp_path: Path, knowledge: Path) -> tuple[Path, Path]:
+    """A config whose index path is a file: the system refuses to make a folder there."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     config = tmp_path / "config.toml"
     config.write_text(
-        f"[paths]\nknowledge = '{small_corpus}'\nindex = '{blocker}'\ndata = '{tmp_path}'\n",
+        f"[paths]\nknowledge = '{knowledge}'\nindex = '{blocker}'\ndata = '{tmp_path}'\n",
         encoding="utf-8",
     )
+    return config, blocker
+
+
+def test_a_system_refusal_is_one_line_naming_the_path(tmp_path, small_corpus):
+    """An index path that is a file: the system refuses, the CLI says so in one line."""
+    config, blocker = index_path_is_a_file(tmp_path, small_corpus)
 
     done = rutinbot(config, "index")
 
@@ -139,13 +145,7 @@ def test_a_system_refusal_is_one_line_naming_the_path(tmp_path, small_corpus):
 
 
 def test_verbose_logs_the_traceback_of_an_unexpected_error(tmp_path, small_corpus):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"[paths]\nknowledge = '{small_corpus}'\nindex = '{blocker}'\ndata = '{tmp_path}'\n",
-        encoding="utf-8",
-    )
+    config, _ = index_path_is_a_file(tmp_path, small_corpus)
 
     done = rutinbot(config, "-v", "index")
 
