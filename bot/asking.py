@@ -83,6 +83,7 @@ class _Record:
     """What the buttons of one answer act on; kept in memory only (bounded, expiring)."""
 
     question: str  # redacted
+    channel: str  # where it was asked: an id is only its asker's on that channel
     asker: str  # pseudonym: the raw id is never kept
     index_id: str
     chunks: dict[int, int]  # citation number (1-based, over all pages) -> chunk id
@@ -209,15 +210,17 @@ class AskService:
         recorded = ticket is not None
         self._remember(
             record_id,
-            _Record(question, owner, answer.index_id, chunks, self._clock(), recorded=recorded),
+            _Record(
+                question, channel, owner, answer.index_id, chunks, self._clock(), recorded=recorded
+            ),
         )
         more = len(answer.citations) > shown or len(answer.citations) >= self.page_size
         return Asked(record_id, question, answer, shown, more, recorded, ticket)
 
-    def more(self, record_id: str, asker: str, offset: int) -> Answer:
+    def more(self, record_id: str, asker: str, offset: int, *, channel: str) -> Answer:
         """The next citations of the same redacted question after the first `offset`
         ("Fler källor"); empty citations when there are no more."""
-        rec = self._owned(record_id, asker)
+        rec = self._owned(record_id, asker, channel)
         answer = self.answerer.answer(rec.question, offset=max(0, offset))
         with self._lock:
             for n, c in enumerate(answer.citations, start=max(0, offset) + 1):
@@ -228,9 +231,9 @@ class AskService:
         """Whether a page of `more()` was full, so another may follow."""
         return len(answer.citations) >= self.page_size
 
-    def section(self, record_id: str, asker: str, citation: int) -> SectionText:
+    def section(self, record_id: str, asker: str, citation: int, *, channel: str) -> SectionText:
         """The whole section citation number `citation` (1-based) of that answer comes from."""
-        rec = self._owned(record_id, asker)
+        rec = self._owned(record_id, asker, channel)
         with self._lock:
             chunk_id = rec.chunks.get(citation)
         if chunk_id is None:
@@ -246,10 +249,10 @@ class AskService:
         heading += f" ({top.date})" if top.date else ""
         return SectionText(heading, top.document, tuple(chunks))
 
-    def feedback(self, record_id: str, asker: str, helpful: bool) -> Ticket | None:
+    def feedback(self, record_id: str, asker: str, helpful: bool, *, channel: str) -> Ticket | None:
         """Record 👍/👎 for an answer, once; None when it was already rated (a double tap) or
         the answer was not recorded. An unhelpful answer becomes a gap, grouped into a theme."""
-        rec = self._owned(record_id, asker)
+        rec = self._owned(record_id, asker, channel)
         with self._lock:
             if rec.rated:
                 return None
@@ -261,9 +264,9 @@ class AskService:
             self.themes.after(ticket)
         return ticket
 
-    def rated(self, record_id: str, asker: str) -> bool:
+    def rated(self, record_id: str, asker: str, *, channel: str) -> bool:
         """Whether this asker already rated that answer."""
-        return self._owned(record_id, asker).rated
+        return self._owned(record_id, asker, channel).rated
 
     # The records behind the buttons
 
@@ -274,14 +277,17 @@ class AskService:
             while len(self._records) > self.max_records:
                 self._records.popitem(last=False)
 
-    def _owned(self, record_id: str, asker: str) -> _Record:
+    def _owned(self, record_id: str, asker: str, channel: str) -> _Record:
+        """The record behind a button, if this asker on this channel made it: the same id on
+        two channels (a web account named like a Telegram user id) is two people."""
         owner = self._pseudonym(asker)
         with self._lock:
             self._expire()
             rec = self._records.get(record_id)
         if rec is None:
             rec = self._from_database(record_id)
-        if rec is None or not secrets.compare_digest(rec.asker, owner):
+        mine = rec is not None and rec.channel == channel
+        if rec is None or not (secrets.compare_digest(rec.asker, owner) and mine):
             # The id came from a button or a form: never logged (it may be anything).
             log.info("an answer's button refused: unknown, expired or another asker's")
             raise UnknownAnswerError(
@@ -307,7 +313,9 @@ class AskService:
             age = (time.time() - row.asked_at.timestamp()) if row.asked_at.tzinfo else 0.0
             if age > self.ttl:
                 return None
-        rec = _Record(row.text, row.asker, row.index_id, {}, self._clock(), rated, True)
+        rec = _Record(
+            row.text, row.channel, row.asker, row.index_id, {}, self._clock(), rated, True
+        )
         self._remember(record_id, rec)
         return rec
 

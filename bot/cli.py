@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from bot import __version__
+from bot.admin.model import Actor, JobState, ReindexSummary
 from bot.config import Settings, load
 from bot.errors import QuestionError, RutinbotError
 from bot.gaps.statuses import ACTIVE_STATUSES, THEME_STATUSES
 from bot.safetext import clean_text, for_terminal
 
 if TYPE_CHECKING:
+    from bot.admin.jobs import Progress
     from bot.models import Answer
     from bot.search.encoders import Encoder
 
@@ -140,13 +142,62 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 
 def _index(
-    settings: Settings, full: bool, encoder: Encoder | None = None, *, reask: bool = True
+    settings: Settings,
+    full: bool,
+    encoder: Encoder | None = None,
+    *,
+    reask: bool = True,
+    actor: Actor | None = None,
 ) -> None:
+    """Build the index, writing its progress to <index>/reindex.json for every front end to
+    read; runs again when a change was queued meanwhile; the run goes to the audit log."""
+    from bot.admin.audit import AuditLog
+    from bot.admin.jobs import Progress
+
+    actor = actor or Actor("cli", f"cli:{_login_name() or 'okänd'}")
+    progress = Progress.claim(settings.paths.index, actor.name)
+    result = "failed"
+    try:
+        while True:
+            try:
+                encoder = encoder or _load_encoder(settings)  # once, also for a follow-up run
+                summary = _index_once(settings, full, encoder, reask, progress)
+            except RutinbotError as err:
+                if progress.fail(str(err), err.sv):
+                    progress.again()
+                    continue
+                result = f"failed: {err}"
+                raise
+            if progress.finish(summary):
+                progress.again()
+                continue
+            result = (
+                f"ok: {len(summary.added)} added, {len(summary.replaced)} replaced, "
+                f"{len(summary.removed)} removed, {len(summary.skipped)} skipped"
+            )
+            return
+    except BaseException as err:
+        if progress.status.state is JobState.RUNNING:  # not a domain error: a bug, a signal
+            progress.fail(f"unexpected {type(err).__name__}", RutinbotError.default_sv)
+            result = f"failed: unexpected {type(err).__name__}"
+        raise
+    finally:
+        with AuditLog.from_settings(settings) as audit:
+            audit.record(actor, "reindex", "", result)
+
+
+def _load_encoder(settings: Settings) -> Encoder:
     from bot.search.encoders import load_encoder
+
+    return load_encoder(settings.encoder)
+
+
+def _index_once(
+    settings: Settings, full: bool, encoder: Encoder, reask: bool, progress: Progress
+) -> ReindexSummary:
     from bot.search.indexer import build_index
 
-    encoder = encoder or load_encoder(settings.encoder)
-    report = build_index(settings, encoder, full=full)
+    report = build_index(settings, encoder, full=full, progress=progress)
     for path, reason in report.skipped:
         echo(f"skipped {path}: {reason}", err=True)
     for path in report.removed_documents:
@@ -157,11 +208,23 @@ def _index(
         f"{report.duplicates} marked as repeats; {len(report.skipped)} skipped; "
         f"{report.seconds:.1f}s."
     )
+    answered = None
     if reask:
-        _reask(settings, encoder)
+        progress("re-asking", 0, 1)
+        answered = _reask(settings, encoder)
+    return ReindexSummary(
+        added=tuple(report.added),
+        replaced=tuple(report.replaced),
+        removed=tuple(report.removed_documents),
+        skipped=tuple(report.skipped),
+        unchanged=report.unchanged_documents,
+        passages=report.chunks,
+        seconds=round(report.seconds, 1),
+        answered_now=answered,
+    )
 
 
-def _reask(settings: Settings, encoder: Encoder) -> None:
+def _reask(settings: Settings, encoder: Encoder) -> int | None:
     """Ask the open gap questions again; a database that fails must not fail the index."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -172,16 +235,17 @@ def _reask(settings: Settings, encoder: Encoder) -> None:
     try:
         with create_recorder(settings) as recorder:
             if not recorder.gaps(limit=1):
-                return
+                return 0
             result = reask_gaps(recorder, Answerer(settings, encoder))
     except (RutinbotError, SQLAlchemyError) as err:
         echo(f"Warning: open gap questions were not re-asked: {err}", err=True)
-        return
+        return None
     echo(
         f"Re-asked {result.asked} open gap questions: {result.answered} answered now; "
         f'{result.themes_flagged} themes newly flagged "besvaras nu" '
         "(`rutinbot gaps` lists them)."
     )
+    return result.answered
 
 
 @cli.command("index")
@@ -189,15 +253,49 @@ def _reask(settings: Settings, encoder: Encoder) -> None:
 @click.option(
     "--no-reask", is_flag=True, help="Don't re-ask open gap questions against the new index."
 )
+@click.option(
+    "--check", is_flag=True, help="Only list what would change (new, changed, removed, unreadable)."
+)
+@click.option("--by", default=None, hidden=True, help="Who started it (the admin service).")
+@click.option(
+    "--channel", type=click.Choice(["cli", "web", "telegram"]), default="cli", hidden=True
+)
 @click.pass_context
 @_errors
-def index_cmd(ctx: click.Context, full: bool, no_reask: bool) -> None:
+def index_cmd(
+    ctx: click.Context, full: bool, no_reask: bool, check: bool, by: str | None, channel: str
+) -> None:
     """Index the knowledge folder (only new or changed text is embedded).
 
     Then every open gap question is asked again, and themes the new documents now answer are
-    flagged "besvaras nu" for a reviewer to confirm.
+    flagged "besvaras nu" for a reviewer to confirm. Progress is written to reindex.json in
+    the index folder, where the web page and Telegram read it. --check writes nothing.
     """
-    _index(_settings(ctx), full, reask=not no_reask)
+    settings = _settings(ctx)
+    if check:
+        _check(settings)
+        return
+    actor = Actor(channel, by) if by else None
+    _index(settings, full, reask=not no_reask, actor=actor)
+
+
+def _check(settings: Settings) -> None:
+    from bot.search.indexer import plan_changes
+
+    plan = plan_changes(settings)
+    for name in plan.new:
+        echo(f"new        {name}")
+    for name in plan.changed:
+        echo(f"changed    {name}")
+    for name in plan.removed:
+        echo(f"removed    {name}")
+    for name, reason in plan.unreadable:
+        echo(f"unreadable {name}: {reason}")
+    echo(
+        f"{len(plan.new)} new, {len(plan.changed)} changed, {len(plan.removed)} removed, "
+        f"{len(plan.unreadable)} unreadable, {plan.unchanged} unchanged"
+        + ("; nothing to do." if plan.empty else "; `rutinbot index` applies it.")
+    )
 
 
 @cli.command("ask")
@@ -733,6 +831,15 @@ def calibrate_cmd(ctx: click.Context, questions: Path, write: bool, folds: int) 
         deployment = calibration.deployment_from(report, answerer.encoder.name)
         path = calibration.save_deployment(settings.paths.index, deployment)
         echo(f"Wrote {path}: {deployment.describe()}")
+
+
+def _register_admin() -> None:
+    from bot.admin.cli import admin_group
+
+    cli.add_command(admin_group)
+
+
+_register_admin()
 
 
 def main() -> None:

@@ -140,6 +140,16 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """Document administration from the web page, Telegram and `rutinbot admin`."""
+
+    # removed documents are kept in <paths.data>/trash this many days; 0 keeps them for good
+    trash_days: int = setting(30, 0, 3650)
+    # largest upload accepted (never more than [ingest] max_file_mb either)
+    max_upload_mb: float = setting(20.0, 0, 100_000, above=True)
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
@@ -150,6 +160,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     source: Path | None = None  # the file these settings were read from
 
     @property
@@ -177,6 +188,7 @@ class SettingsChanges(typing.TypedDict, total=False):
     telegram: TelegramSettings
     database: DatabaseSettings
     web: WebSettings
+    admin: AdminSettings
     source: Path | None
 
 

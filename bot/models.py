@@ -45,6 +45,11 @@ class Chunk:
     # Sentence ranges [start, end) that are embedded one by one: a chunk is scored by its best
     # window, so a passage that answers in one sentence is not drowned by the rest of the chunk.
     windows: tuple[tuple[int, int], ...] = ()
+    # From the document's sidecar (bot.ingest.metadata): who answers for it, and the days
+    # (YYYY-MM-DD, both included) it may be cited; None: not given (always valid).
+    owner: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
     @property
     def section_path(self) -> str | None:
@@ -78,6 +83,8 @@ class Citation:
     score: float
     chunk_id: int
     section_id: int
+    valid_from: str | None = None  # "gäller från" (YYYY-MM-DD) when the document gives it
+    owner: str | None = None  # "ansvarig" when the document gives it
 
     def to_json(self) -> dict:
         return {
@@ -91,6 +98,8 @@ class Citation:
             "highlight": list(self.highlight) if self.highlight else None,
             "chunk_id": self.chunk_id,
             "section_id": self.section_id,
+            "valid_from": self.valid_from,
+            "owner": self.owner,
         }
 
 

@@ -41,6 +41,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_TOAST = 200
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses larger files: bots can't download them
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -178,6 +179,8 @@ class FakeBotAPI:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict] = {}  # (chat id, message id) -> message
         self.files: dict[str, tuple[str, bytes]] = {}  # file id -> (name, content)
+        self.file_sizes: dict[str, int] = {}  # file id -> size as Telegram reports it
+        self._file_ids = itertools.count(1)
         self.webhook: dict | None = None
         self._cond = threading.Condition()
         self._updates: list[dict] = []
@@ -344,6 +347,19 @@ class FakeBotAPI:
         update = self.message(user_id, text, chat_id, **kw)
         self.push(update)
         return update["message"]
+
+    def user_file(self, name: str, content: bytes, size: int | None = None) -> dict:
+        """A file as a user sends it (the `document` of their message), kept for getFile and
+        download. `size` is the file_size Telegram reports, when not the content's own."""
+        file_id = f"BQACAgIAAx{next(self._file_ids):06d}"
+        self.files[file_id] = (name, content)
+        self.file_sizes[file_id] = len(content) if size is None else size
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "file_size": self.file_sizes[file_id],
+        }
 
     def press(self, user_id: int, message: dict, data: str) -> str:
         """Push a tap on an inline button under `message`; returns the callback query id."""
@@ -621,10 +637,13 @@ class FakeBotAPI:
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
         name, content = self.files[file_id]
+        size = self.file_sizes.get(file_id, len(content))
+        if size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
         return {
             "file_id": file_id,
             "file_unique_id": f"u{file_id}",
-            "file_size": len(content),
+            "file_size": size,
             "file_path": f"documents/{file_id}/{name}",
         }
 

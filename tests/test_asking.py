@@ -66,7 +66,7 @@ def test_not_recording_writes_nothing_but_still_pages(service, recorder):
     asked = service.ask("vad gör ett anhörigombud?", channel="test", asker="7", record=False)
     assert not asked.recorded and asked.ticket is None
     assert recorder.question(asked.record_id) is None
-    service.more(asked.record_id, "7", asked.shown)  # the asker's own answer pages
+    service.more(asked.record_id, "7", asked.shown, channel="test")  # the asker's own answer pages
 
 
 def test_a_question_that_cannot_be_asked_is_refused(service):
@@ -77,9 +77,9 @@ def test_a_question_that_cannot_be_asked_is_refused(service):
 def test_paging_gives_the_next_citations_of_the_same_question(service, small_answerer):
     asked = service.ask("vem ska missförhållanden rapporteras till?", channel="t", asker="7")
     full = small_answerer.answer(asked.question_redacted, limit=4)
-    page = service.more(asked.record_id, "7", 1)
+    page = service.more(asked.record_id, "7", 1, channel="t")
     assert [c.chunk_id for c in page.citations] == [c.chunk_id for c in full.citations[1:3]]
-    section = service.section(asked.record_id, "7", 2)  # the second citation's section
+    section = service.section(asked.record_id, "7", 2, channel="t")  # the second citation's section
     assert full.citations[1].chunk_id in {c.id for c in section.chunks}
     assert section.heading.startswith(full.citations[1].title)
 
@@ -88,21 +88,26 @@ def test_paging_gives_the_next_citations_of_the_same_question(service, small_ans
 def test_a_forged_or_foreign_record_id_is_refused_alike(service, action):
     asked = service.ask("vad gör ett anhörigombud?", channel="t", asker="owner")
     calls = {
-        "more": lambda rid, who: service.more(rid, who, 1),
-        "section": lambda rid, who: service.section(rid, who, 1),
-        "feedback": lambda rid, who: service.feedback(rid, who, False),
+        "more": lambda rid, who, ch: service.more(rid, who, 1, channel=ch),
+        "section": lambda rid, who, ch: service.section(rid, who, 1, channel=ch),
+        "feedback": lambda rid, who, ch: service.feedback(rid, who, False, channel=ch),
     }
-    for record_id, asker in ((asked.record_id, "intruder"), ("0123456789ab", "owner")):
+    tries = (
+        (asked.record_id, "intruder", "t"),
+        ("0123456789ab", "owner", "t"),
+        (asked.record_id, "owner", "web"),  # the same name on another channel: another person
+    )
+    for record_id, asker, channel in tries:
         with pytest.raises(UnknownAnswerError) as err:
-            calls[action](record_id, asker)
+            calls[action](record_id, asker, channel)
         assert err.value.sv == UnknownAnswerError.default_sv  # nothing tells them apart
 
 
 def test_feedback_is_recorded_once_and_an_unhelpful_answer_is_grouped(service, recorder):
     asked = service.ask("vad gör ett anhörigombud?", channel="t", asker="7")
-    ticket = service.feedback(asked.record_id, "7", False)
+    ticket = service.feedback(asked.record_id, "7", False, channel="t")
     assert ticket.written.result(timeout=10)
-    assert service.feedback(asked.record_id, "7", False) is None  # a double tap
+    assert service.feedback(asked.record_id, "7", False, channel="t") is None  # a double tap
     assert service.themes.wait_idle()
     assert len(_rows(recorder, Feedback)) == 1
     assert recorder.question(asked.record_id).theme_id is not None
@@ -121,9 +126,10 @@ def test_a_new_process_still_knows_whose_recorded_answer_it_is(service, small_an
     asked = service.ask("vad gör ett anhörigombud?", channel="t", asker="7")
     asked.ticket.written.result(timeout=10)
     restarted = AskService(small_answerer, service.outbox)  # nothing in memory
-    restarted.more(asked.record_id, "7", 1)
-    with pytest.raises(UnknownAnswerError):
-        restarted.more(asked.record_id, "8", 1)
+    restarted.more(asked.record_id, "7", 1, channel="t")
+    for asker, channel in (("8", "t"), ("7", "web")):
+        with pytest.raises(UnknownAnswerError):
+            restarted.more(asked.record_id, asker, 1, channel=channel)
 
 
 def test_the_terminal_chat_records_what_it_answers(service, recorder):

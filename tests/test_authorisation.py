@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler
 from telegram_harness import running_bot, settings_for, sql_recorder, wait_answer
 
-from bot.adapters.tgbot import callbacks, reviewers
+from bot.adapters.tgbot import admin, callbacks, reviewers
 from bot.adapters.tgbot import texts as bot_texts
 from bot.adapters.tgbot.access import Role, allowed_roles, handler_for
 from bot.adapters.web import access as web_access
@@ -31,6 +31,7 @@ from bot.adapters.web.app import create_app
 from bot.adapters.web.auth import hash_password
 from bot.adapters.web.deps import get_ask_service, get_store
 from bot.adapters.web.pages import SESSION_COOKIE, SV_STATUS
+from bot.adapters.web.routers import admin as web_admin
 from bot.gaps.tables import Feedback
 from bot.models import Answer
 
@@ -42,6 +43,8 @@ REFUSALS = {
     bot_texts.REFUSED_TOAST,
     bot_texts.REVIEWERS_ONLY,
     bot_texts.REVIEWERS_ONLY_TOAST,
+    bot_texts.ADMINS_ONLY,
+    bot_texts.ADMINS_ONLY_TOAST,
 }
 # Message kinds sent to find the message handlers; a handler none of them reaches fails
 # `test_every_telegram_handler_is_reached_by_a_probe`, asking for a probe here.
@@ -121,13 +124,17 @@ def test_every_telegram_handler_declares_its_roles(application):
         assert Role.NONE not in allowed_roles(handler.callback)  # strangers reach no handler
 
 
-def test_the_declared_policy_keeps_knowledge_gaps_to_reviewers(application):
+def test_the_declared_policy_keeps_gaps_to_reviewers_and_documents_to_admins(application):
     """The declarations themselves: the matrix tests check that they are enforced."""
     for handler in _guarded(application):
         roles = allowed_roles(handler.callback)
         if handler.callback.__module__ == reviewers.__name__:  # gap themes and their questions
             assert roles == frozenset({Role.REVIEWER, Role.ADMIN}), handler.callback.__name__
-        else:
+        elif (
+            handler.callback.__module__ == admin.__name__ and handler.callback is not admin.document
+        ):
+            assert roles == frozenset({Role.ADMIN}), handler.callback.__name__  # documents
+        else:  # answers; and files, which staff and reviewers get explained to them
             assert roles == frozenset({Role.STAFF, Role.REVIEWER, Role.ADMIN})
 
 
@@ -226,6 +233,50 @@ def _button_data(api, application, recorder) -> dict[str, str]:
     return seen
 
 
+BROKEN_PDFS = 9  # more than a page of /dokument and /tabort: their ◀ ▶ are shown
+
+
+@pytest.fixture(scope="module")
+def admin_kinds(api, application, small_answerer) -> dict[str, str]:
+    """Every kind of document-admin button, found by using them as an admin would: kind
+    ("adm:<action>:ID") -> callback data. Nothing is removed or replaced through a button:
+    confirmations are answered "Nej"/"Avbryt", which uses their data up."""
+    settings, _ = small_answerer
+    # Unreadable, so skipped by every reindex (the index the answers come from stays as it is).
+    for n in range(BROKEN_PDFS):
+        (settings.paths.knowledge / f"trasig-{n}.pdf").write_bytes(f"%PDF-1.4 trasig {n}".encode())
+    from bot.admin.model import Actor
+
+    desk = application.bot_data["admin"]
+    desk.service.remove(Actor("cli", "cli:test"), f"trasig-{BROKEN_PDFS - 1}.pdf")  # in the trash
+    seen: dict[str, str] = {}
+
+    def shown(message: dict) -> dict:
+        message = api.messages[(ADMIN, message["message_id"])]
+        for data in buttons_of(message):
+            seen.setdefault(re.sub(r":[^:]+$", ":ID", data), data)
+        return message
+
+    def reply(text: str | None = None, **content: object) -> dict:
+        before = len(api.sent(ADMIN))
+        api.send(ADMIN, text, **content)
+        sent = api.wait_sent(ADMIN, before + 1, timeout=30)[before]
+        return api.messages[(ADMIN, sent.result["message_id"])]
+
+    def tap(message: dict, action: str) -> dict:
+        data = next(d for d in buttons_of(message) if callbacks.parse_admin(d)[0] == action)
+        _press(api, application, ADMIN, message, data)
+        return shown(message)
+
+    tap(shown(reply("/dokument")), callbacks.DOCS_PAGE)  # ▶, then ◀
+    picks = tap(shown(reply("/tabort")), callbacks.PICK_PAGE)
+    tap(tap(picks, callbacks.PICK), callbacks.CANCEL)  # "Ta bort X?" Ja/Nej, then Nej
+    document = api.user_file("lex-sarah.md", b"# Ny version\n\nEn annan text.\n")
+    tap(shown(reply(document=document)), callbacks.CANCEL)  # "Ersätta?" Ersätt/Avbryt: Avbryt
+    shown(reply("/papperskorg"))  # a restore button
+    return seen
+
+
 def buttons_of(message: dict) -> list[str]:
     markup = message.get("reply_markup") or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
@@ -241,14 +292,16 @@ def _message_probes(application) -> dict[str, dict]:
     return probes | MESSAGE_PROBES
 
 
-def test_every_telegram_handler_is_reached_by_a_probe(api, application, recorder):
+def test_every_telegram_handler_is_reached_by_a_probe(api, application, recorder, admin_kinds):
     reached = set()
     for content in _message_probes(application).values():
         reached.add(_target(application, _message(api, STAFF, content)))
-    kinds = _button_data(api, application, recorder)
+    kinds = _button_data(api, application, recorder) | admin_kinds
     assert set(callbacks.ACTIONS) <= set(kinds)  # every answer button was shown
     shown = {reviewers.parse(d)[0] for d in kinds.values() if reviewers.parse(d)}
     assert shown == {reviewers.LIST, reviewers.OPEN, reviewers.RESOLVE, reviewers.REOPEN}
+    shown = {callbacks.parse_admin(d)[0] for d in kinds.values() if callbacks.parse_admin(d)}
+    assert shown == {*callbacks.PAGED, *callbacks.CHOSEN}  # every document-admin button
     for data in kinds.values():
         query = {
             "id": "1",
@@ -272,8 +325,8 @@ def test_every_command_and_message_kind_reaches_only_its_allowed_roles(api, appl
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.name.lower())
-def test_every_button_reaches_only_its_allowed_roles(api, application, recorder, role):
-    kinds = _button_data(api, application, recorder)
+def test_every_button_reaches_only_its_allowed_roles(api, application, recorder, admin_kinds, role):
+    kinds = _button_data(api, application, recorder) | admin_kinds
     user = USERS[role]
     # Their own answer to press answer buttons under (a stranger gets none: staff's is used).
     message = _answer_message(api, user if role is not Role.NONE else STAFF)
@@ -353,6 +406,10 @@ def web(tmp_path, small_answerer):
     record_id = service.ask(QUESTION, channel="web", asker="adam").record_id
     examples = {"theme_id": str(theme_id), "question_id": qid, "record_id": record_id}
     yield app, examples
+    if app.state.admin is not None:  # an admin's reindex (a process of its own) ends first
+        deadline = time.monotonic() + 120
+        while app.state.admin.status().state == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
     outbox.close()
     store.close()
 
@@ -393,16 +450,72 @@ def test_the_declared_policy_opens_only_the_login_form_and_static_files(web):
     assert public == {("/login", "GET"), ("/login", "POST"), ("/static", "*")}
 
 
-def test_the_declared_policy_gives_staff_the_chat_and_reviewers_the_rest(web):
+def test_the_declared_policy_gives_staff_the_chat_reviewers_the_gaps_and_admins_documents(web):
     app, _ = web
+    admin_routes = 0
     for route in web_routes(app.routes):
         if isinstance(route, Mount) or route.path == "/login":
             continue
         roles = _roles_of(route)
         if route.path.startswith("/fraga") or route.path == "/logout":
             assert roles == web_access.MEMBERS, route.path
+        elif route.endpoint.__module__ == web_admin.__name__:  # document administration
+            assert roles == web_access.ADMINS, route.path
+            admin_routes += 1
         else:
             assert roles == web_access.REVIEWERS, route.path  # every gap page and action
+    assert admin_routes >= 10  # upload, replace, remove, trash, metadata, reindex, log
+
+
+def _admin_routes(app) -> list:
+    return [
+        r
+        for r in web_routes(app.routes)
+        if isinstance(r, APIRoute) and r.endpoint.__module__ == web_admin.__name__
+    ]
+
+
+@pytest.mark.parametrize("identity", ["staff", "reviewer"])
+def test_every_admin_route_is_refused_to_staff_and_reviewers_and_changes_nothing(
+    web, tmp_path, identity
+):
+    """GET and POST, with the account's own valid form token: 403 "Åtkomst nekad", no file
+    saved, moved or edited, no reindex started, nothing in the audit log."""
+    app, _ = web
+    knowledge = app.state.settings.paths.knowledge
+    knowledge.mkdir(parents=True, exist_ok=True)
+    (knowledge / "rutin.md").write_text("# Rutin\n\nEn rutin.\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "rutin" in p.name}
+    routes = _admin_routes(app)
+    assert routes
+    client, token = _client_as(app, identity)
+    try:
+        for route in routes:
+            path = route.path.format(**{name: "abc" for name in route.param_convertors})
+            for method in sorted(route.methods):
+                form = {
+                    "csrf": token,
+                    "namn": "rutin.md",
+                    "svar": "ersatt",
+                    "ansvarig": "Någon",
+                }
+                files = {"fil": ("rutin.md", b"# Annan\n", "text/markdown")}
+                response = client.request(
+                    method,
+                    path + ("?namn=rutin.md" if method == "GET" else ""),
+                    data=form if method == "POST" else None,
+                    files=files if method == "POST" and path == web_admin.UPLOAD_PATH else None,
+                    headers={"accept": "text/html"},
+                )
+                assert response.status_code == 403, (identity, method, path)
+                assert SV_STATUS[403] in response.text, (identity, method, path)
+                assert "rutin.md" not in response.text
+    finally:
+        client.__exit__(None, None, None)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "rutin" in p.name}
+    assert after == before
+    assert app.state.admin is None  # the admin service was never even built
+    assert not (app.state.settings.paths.index / "reindex.json").exists()
 
 
 def test_an_undeclared_route_is_refused_to_everyone(web):

@@ -29,7 +29,7 @@ CITATION_TYPES = {
     "text": (str,),
     "score": (float,),
 }
-CITATION_EXTRAS = {"highlight", "chunk_id", "section_id"}
+CITATION_EXTRAS = {"highlight", "chunk_id", "section_id", "valid_from", "owner"}
 
 
 def write_config(folder: Path, knowledge: Path, index: Path, extra: str = "") -> Path:

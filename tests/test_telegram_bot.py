@@ -333,10 +333,12 @@ def test_voice_photos_stickers_and_files_get_an_explanation(api, bot, kind):
     assert reply.result["text"] == bot_texts.NOT_TEXT
 
 
-def test_admin_sending_a_file_is_told_how_documents_are_added(api, bot):
-    api.send(ADMIN, None, **MEDIA["document"])
+def test_admin_sending_a_photo_is_told_documents_come_as_files(api, bot):
+    # An admin's document is saved and indexed: tests/test_telegram_admin.py.
+    api.send(ADMIN, None, **MEDIA["photo"])
     [reply] = api.wait_sent(ADMIN)
-    assert "rutinbot index" in reply.result["text"]
+    assert reply.result["text"] == bot_texts.NOT_TEXT_ADMIN
+    assert "skicka det som fil" in reply.result["text"]
 
 
 # -- robustness -----------------------------------------------------------------------------------

@@ -160,9 +160,12 @@ def test_serve_add_user_prompts_twice_and_serve_needs_a_user(tmp_path, monkeypat
 
 
 def _example_path(route: APIRoute, seeded: dict) -> str:
-    return route.path.format(
-        theme_id=seeded["sarah"], question_id=seeded["sarah_questions"][0], record_id="x1"
-    )
+    examples = {
+        "theme_id": seeded["sarah"],
+        "question_id": seeded["sarah_questions"][0],
+        "record_id": "x1",
+    }
+    return route.path.format(**{name: examples.get(name, "x1") for name in route.param_convertors})
 
 
 def api_routes(routes) -> list[APIRoute]:

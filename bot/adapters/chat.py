@@ -55,7 +55,7 @@ def run_chat(
                 out.write("Ställ en fråga först.\n")
                 continue
             try:
-                answer = asking.more(last, asker, shown)
+                answer = asking.more(last, asker, shown, channel=CHANNEL)
             except UnknownAnswerError as err:
                 out.write(err.sv + "\n")
                 last = None

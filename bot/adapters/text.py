@@ -15,7 +15,8 @@ MORE = "Fler källor:"
 
 
 def source_line(c: Citation) -> str:
-    """'Title › Section, s. 3 (2022-12-08)' – where a passage comes from."""
+    """'Title › Section, s. 3 (2022-12-08), gäller från 2023-01-01' – where a passage comes
+    from (the validity when the document's sidecar gives it)."""
     parts = [for_terminal(c.title)]
     if c.section:
         parts.append(for_terminal(c.section))
@@ -24,6 +25,8 @@ def source_line(c: Citation) -> str:
         where += f", s. {c.page}"
     if c.date:
         where += f" ({for_terminal(c.date)})"
+    if c.valid_from:
+        where += f", gäller från {for_terminal(c.valid_from)}"
     return where
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import __version__
 from bot.answer import confidence
@@ -23,6 +27,21 @@ from bot.search.indexer import embed_text
 from bot.search.retriever import Ranking, Retriever
 
 log = logging.getLogger(__name__)
+
+
+def _swedish_zone() -> tzinfo:
+    try:
+        return ZoneInfo("Europe/Stockholm")
+    except ZoneInfoNotFoundError:  # no time-zone database on the machine: say it is UTC
+        return UTC
+
+
+SWEDISH_TIME = _swedish_zone()
+
+
+def swedish_today() -> date:
+    """Today's date in Sweden: the day a document's validity (gäller från/till) is read for."""
+    return datetime.now(SWEDISH_TIME).date()
 
 
 @dataclass(frozen=True)
@@ -87,9 +106,16 @@ class Answerer:
     call from several threads (the Telegram bot runs it in a thread pool).
     """
 
-    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        today: Callable[[], date] = swedish_today,
+    ) -> None:
         self.settings = settings
         self.encoder = encoder or load_encoder(settings.encoder)
+        # Asked on every question: a document outside its validity on that day is never cited.
+        self.today = today
         self._lock = threading.Lock()
         self._retriever: Retriever | None = None
         self._loaded_from: str | None = None
@@ -174,7 +200,9 @@ class Answerer:
         """
         retriever = self.retriever()
         query_vector = self.encoder.queries([text])[0]
-        ranking = retriever.rank(query_vector, text, fusion=fusion, exclude=exclude)
+        ranking = retriever.rank(
+            query_vector, text, fusion=fusion, exclude=exclude, day=self.today()
+        )
         tokenize = retriever.lexical.tokenizer.tokens
         terms = question_terms(list(ranking.words))
         # Which sentence to mark is weighed by general Swedish word rarity, as the features
@@ -210,7 +238,10 @@ class Answerer:
             passage, span, positions = excerpt(section, chunk, hit.window, best, overlap)
             shown.update((*key, p) for p in positions)
             hits.append(hit)
-            citations.append(to_citation(hit, passage, span))
+            citation = to_citation(hit, passage, span)
+            citations.append(
+                dataclasses.replace(citation, valid_from=chunk.valid_from, owner=chunk.owner)
+            )
             center = section.index[(chunk.id, best)]
             marked.append(" ".join(section.sentences[max(center - 1, 0) : center + 2]))
             top_sentence = top_sentence or (chunk.id, best)
@@ -252,7 +283,8 @@ class Answerer:
         """The whole section a cited chunk belongs to ("Visa hela avsnittet").
 
         Chunk ids belong to one index: pass the answer's `index_id`, and a citation made before
-        a reindex is refused instead of showing some other section.
+        a reindex is refused instead of showing some other section. So is a section of a
+        document that is no longer (or not yet) valid today, though it was when it was cited.
         """
         retriever = self.retriever()
         stale = index_id is not None and index_id != retriever.folder.name
@@ -261,6 +293,14 @@ class Answerer:
                 f"chunk {chunk_id} is not in the current index",
                 sv="Avsnittet finns inte längre i kunskapsbanken (den har indexerats om). "
                 "Ställ frågan igen.",
+            )
+        if not retriever.valid_on(chunk_id, self.today()):
+            chunk = retriever.chunks[chunk_id]
+            raise IndexMissingError(
+                f"chunk {chunk_id}: its document is not valid today "
+                f"(from {chunk.valid_from or '-'} to {chunk.valid_to or '-'})",
+                sv="Dokumentet gäller inte längre (eller gäller inte ännu), så avsnittet visas "
+                "inte. Ställ frågan igen.",
             )
         return retriever.section(chunk_id)
 

@@ -127,6 +127,22 @@ class ThemeEvent(SQLModel, table=True):
     detail: str = ""  # e.g. "merged theme 4 (3 questions)"
 
 
+class AdminAction(SQLModel, table=True):
+    """One admin action on the documents (add, replace, remove, restore, metadata, reindex,
+    purge-trash), from any front end: who, what, when and how it ended (migration 0006)."""
+
+    __tablename__ = "admin_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    channel: str = Field(max_length=20)  # web, telegram or cli
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=20)
+    target: str = ""  # a document name or trash id, redacted
+    result: str = ""  # "ok" or a one-line English reason, redacted
+
+
 TABLES = tuple(
-    SQLModel.metadata.tables[m.__tablename__] for m in (Theme, Question, Feedback, ThemeEvent)
+    SQLModel.metadata.tables[m.__tablename__]
+    for m in (Theme, Question, Feedback, ThemeEvent, AdminAction)
 )

@@ -55,7 +55,9 @@ class Listing:
     skipped: tuple[tuple[str, str], ...]  # (path relative to the folder, reason)
 
 
-def _ignored(rel: Path) -> bool:
+def never_indexed(rel: Path) -> bool:
+    """Hidden files and folders, README files and sidecars: listed, never indexed (and never
+    accepted as an upload's name)."""
     name = rel.name
     hidden = any(part.startswith(".") for part in rel.parts)
     return hidden or name.endswith(SIDECAR_SUFFIX) or name.upper().startswith("README")
@@ -81,7 +83,7 @@ def list_knowledge(folder: Path) -> Listing:
         for entry in found:
             path = current / entry.name
             rel = path.relative_to(folder)
-            if _ignored(rel):
+            if never_indexed(rel):
                 continue
             try:
                 if entry.is_symlink():

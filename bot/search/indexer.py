@@ -6,6 +6,7 @@ import dataclasses
 import fcntl
 import hashlib
 import logging
+import os
 import re
 import shutil
 import sys
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +36,9 @@ from bot.search.dedup import mark_duplicates
 from bot.search.encoders import Encoder
 from bot.search.lexical import LexicalIndex
 
+if TYPE_CHECKING:
+    from bot.admin.model import IndexPlan
+
 log = logging.getLogger(__name__)
 # Bump when reading, cleaning or chunking changes what a document turns into: documents whose
 # content hash is unchanged are otherwise taken from the previous index as they were.
@@ -49,6 +54,8 @@ class BuildReport:
     duplicates: int = 0  # chunks marked as repeating an earlier passage
     unchanged_documents: int = 0
     removed_documents: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # documents the previous index did not have
+    replaced: list[str] = field(default_factory=list)  # documents whose content changed
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     seconds: float = 0.0
     encode_seconds: float = 0.0
@@ -146,6 +153,9 @@ def _read_chunks(path: Path, rel: str, settings: Settings) -> list[Chunk]:
             document=rel,
             title=meta.title,
             date=meta.date,
+            owner=meta.owner,
+            valid_from=meta.valid_from,
+            valid_to=meta.valid_to,
             section=d.section,
             section_id=d.section_no,
             page=d.page,
@@ -192,12 +202,22 @@ def sentence_texts(chunk: Chunk) -> list[str]:
     return texts
 
 
+# What a build tells its caller as it goes: (phase, done, total), phase "reading" (documents),
+# "embedding" (texts to encode, windows and sentences together) or "publishing".
+Progress = Callable[[str, int, int], None]
+
+
+def _pending(texts: list[str], cache: dict[str, np.ndarray]) -> int:
+    return len({_text_sha(t) for t in texts} - set(cache))
+
+
 def _embed(
     texts: list[str],
     owners: list[int],
     encoder: Encoder,
     cache: dict[str, np.ndarray],
     report: BuildReport,
+    progress: Callable[[int], None] | None = None,
 ) -> store.Rows:
     """One vector a text; text embedded before (same encoder) is taken from the cache."""
     shas = [_text_sha(t) for t in texts]
@@ -220,24 +240,55 @@ def _embed(
             cache[sha] = vec
         if update:
             update(len(part))
+        if progress:
+            progress(len(part))
     report.embedded += sum(len(rows) for rows in todo.values())
     return store.Rows(vectors, np.asarray(owners, dtype=np.int32), shas)
 
 
+def _window_texts(chunks: list[Chunk]) -> list[str]:
+    return [window_text(c, w) for c in chunks for w in range(len(c.windows))]
+
+
+def _sentence_texts(chunks: list[Chunk]) -> list[str]:
+    return [t for c in chunks for t in sentence_texts(c)]
+
+
 def _embed_windows(
-    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
+    chunks: list[Chunk],
+    encoder: Encoder,
+    cache: dict[str, np.ndarray],
+    report: BuildReport,
+    progress: Callable[[int], None] | None = None,
 ) -> store.Rows:
-    texts = [window_text(c, w) for c in chunks for w in range(len(c.windows))]
     owners = [c.id for c in chunks for _ in c.windows]
-    return _embed(texts, owners, encoder, cache, report)
+    return _embed(_window_texts(chunks), owners, encoder, cache, report, progress)
 
 
 def _embed_sentences(
-    chunks: list[Chunk], encoder: Encoder, cache: dict[str, np.ndarray], report: BuildReport
+    chunks: list[Chunk],
+    encoder: Encoder,
+    cache: dict[str, np.ndarray],
+    report: BuildReport,
+    progress: Callable[[int], None] | None = None,
 ) -> store.Rows:
-    texts = [t for c in chunks for t in sentence_texts(c)]
     owners = [c.id for c in chunks for _ in c.sentences]
-    return _embed(texts, owners, encoder, cache, report)
+    return _embed(_sentence_texts(chunks), owners, encoder, cache, report, progress)
+
+
+def _embed_counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """Adds up the passages embedded so far and reports them as one count against `total`."""
+    if progress is None:
+        return None
+    done = 0
+    progress("embedding", 0, total)
+
+    def count(n: int) -> None:
+        nonlocal done
+        done = min(total, done + n)
+        progress("embedding", done, total)
+
+    return count
 
 
 @dataclass
@@ -355,8 +406,12 @@ def _nothing_readable(knowledge: Path, skipped: list[tuple[str, str]]) -> Nothin
     )
 
 
-def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> BuildReport:
-    """Index the knowledge folder into settings.paths.index and make it the current index."""
+def build_index(
+    settings: Settings, encoder: Encoder, *, full: bool = False, progress: Progress | None = None
+) -> BuildReport:
+    """Index the knowledge folder into settings.paths.index and make it the current index.
+
+    `progress`, when given, is told each document read and each batch of passages embedded."""
     started = time.monotonic()
     root = settings.paths.index
     report = BuildReport()
@@ -378,7 +433,9 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         chunks: list[Chunk] = []
         listing = list_knowledge(knowledge)
         report.skipped.extend(listing.skipped)  # links out, loops, unreadable folders
-        for path in listing.files:
+        for done, path in enumerate(listing.files):
+            if progress:
+                progress("reading", done, len(listing.files))
             rel = path.relative_to(knowledge).as_posix()
             if path.suffix.lower() not in SUPPORTED:
                 report.skipped.append((rel, f"unsupported file type {path.suffix or '(none)'}"))
@@ -391,6 +448,7 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                     report.unchanged_documents += 1
                 else:
                     doc_chunks = _read_chunks(path, rel, settings)
+                    (report.added if old is None else report.replaced).append(rel)
             except DocumentError as err:
                 report.skipped.append((rel, str(err)))
                 log.warning("skipped %s", err)
@@ -416,8 +474,13 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
                     sha,
                     len(chunks) - first,
                     max(pages) if pages else None,
+                    owner=doc_chunks[0].owner,
+                    valid_from=doc_chunks[0].valid_from,
+                    valid_to=doc_chunks[0].valid_to,
                 )
             )
+        if progress:
+            progress("reading", len(listing.files), len(listing.files))
         if not chunks:  # nothing to search: keep serving the index there is
             raise _nothing_readable(knowledge, report.skipped)
         report.removed_documents = sorted(set(prev_docs) - {d.path for d in docs})
@@ -425,11 +488,19 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
         report.duplicates = sum(c.dup_of is not None for c in chunks)
 
         encode_started = time.monotonic()
-        windows = _embed_windows(chunks, encoder, cache, report)
-        sentences = _embed_sentences(chunks, encoder, cache, report)
+        counter = _embed_counter(
+            progress,
+            _pending(_window_texts(chunks), cache) + _pending(_sentence_texts(chunks), cache)
+            if progress
+            else 0,
+        )
+        windows = _embed_windows(chunks, encoder, cache, report, counter)
+        sentences = _embed_sentences(chunks, encoder, cache, report, counter)
         report.encode_seconds = time.monotonic() - encode_started
         store.crash_point("embedded")
 
+        if progress:
+            progress("publishing", 0, 1)
         build = store.new_build_dir(root)
         try:
             LexicalIndex.build([embed_text(c) for c in chunks]).save(build / "lexical")
@@ -452,3 +523,67 @@ def build_index(settings: Settings, encoder: Encoder, *, full: bool = False) -> 
     report.chunks = len(chunks)
     report.seconds = time.monotonic() - started
     return report
+
+
+def plan_changes(settings: Settings) -> IndexPlan:
+    """What `build_index` would change, listed and hashed as it does, writing nothing.
+
+    A file the last index skipped and that has not changed since is "unreadable" with that
+    reason (its content is not read again here); a file it never saw is "new".
+    """
+    from bot.admin.model import IndexPlan
+
+    knowledge = settings.paths.knowledge
+    folder = store.current_dir(settings.paths.index)
+    documents: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    built: float | None = None
+    if folder is not None:
+        try:
+            manifest = store.read_manifest(folder)
+        except IndexDamagedError:
+            manifest = None
+        if manifest is not None:
+            documents = {d.path: d.sha256 for d in manifest.documents}
+            skipped = {str(s.get("path")): str(s.get("reason")) for s in manifest.skipped}
+            try:
+                built = datetime.fromisoformat(manifest.built_at).timestamp()
+            except ValueError:
+                built = None
+    listing = list_knowledge(knowledge)
+    new: list[str] = []
+    changed: list[str] = []
+    unreadable: list[tuple[str, str]] = list(listing.skipped)
+    unchanged = 0
+    seen: set[str] = set()
+    for path in listing.files:
+        rel = path.relative_to(knowledge).as_posix()
+        seen.add(rel)
+        if path.suffix.lower() not in SUPPORTED:
+            unreadable.append((rel, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            sha = _sha256(path)
+            modified = os.lstat(path).st_mtime
+        except DocumentError as err:
+            unreadable.append((rel, str(err)))
+            continue
+        except OSError as err:
+            unreadable.append((rel, f"cannot be read: {err.strerror or err}"))
+            continue
+        if rel in documents:
+            if documents[rel] == sha:
+                unchanged += 1
+            else:
+                changed.append(rel)
+        elif rel in skipped and built is not None and modified < built:
+            unreadable.append((rel, skipped[rel]))
+        else:
+            new.append(rel)
+    return IndexPlan(
+        new=tuple(new),
+        changed=tuple(changed),
+        removed=tuple(sorted(set(documents) - seen)),
+        unreadable=tuple(sorted(unreadable)),
+        unchanged=unchanged,
+    )

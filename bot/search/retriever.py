@@ -4,6 +4,7 @@ same chunks, fused."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,13 @@ def weighted(dense: np.ndarray, lexical: np.ndarray, wd: float, wl: float) -> np
     return wd * z + wl * lex
 
 
+def _days(values: list[str | None], default: int) -> np.ndarray:
+    """Dates (YYYY-MM-DD) as day numbers; `default` where a date is not given."""
+    return np.array(
+        [date.fromisoformat(v).toordinal() if v else default for v in values], dtype=np.int64
+    )
+
+
 def _first_rows(owners: np.ndarray, chunks: int) -> np.ndarray:
     """For each chunk, the first row of its rows in `owners` (rows are grouped by chunk)."""
     first = np.zeros(chunks, dtype=np.int64)
@@ -82,6 +90,7 @@ class Retriever:
                 f"the index in {folder} cannot be read ({type(err).__name__}: {err}); "
                 "run `rutinbot index` to rebuild it"
             ) from None
+        self._outside: tuple[date, np.ndarray] | None = None  # the last day's validity mask
         self._section_text: dict[tuple[str, int], SectionText] = {}
         self._by_section: dict[tuple[str, int], list[Chunk]] = {}
         for c in self.chunks:
@@ -106,6 +115,24 @@ class Retriever:
         # Row of each chunk's first window: a window's number within its chunk is row - first.
         self._first_row = _first_rows(self.owners, n)
         self.lexical = LexicalIndex.load(folder / "lexical", n)
+        # The days each chunk's document may be cited (galler_fran, galler_till; both included).
+        self._valid_from = _days([c.valid_from for c in self.chunks], 0)
+        self._valid_to = _days([c.valid_to for c in self.chunks], date.max.toordinal())
+
+    def outside_validity(self, day: date) -> np.ndarray:
+        """Per chunk: True when its document is not valid on `day` (before galler_fran or after
+        galler_till). Worked out once per day: a document drops out the day after it expires,
+        with no reindex."""
+        found = self._outside
+        if found is None or found[0] != day:
+            ordinal = day.toordinal()
+            mask = (self._valid_from > ordinal) | (self._valid_to < ordinal)
+            found = self._outside = (day, mask)  # one assignment: safe across threads
+        return found[1]
+
+    def valid_on(self, chunk_id: int, day: date) -> bool:
+        """Whether the chunk's document may be cited on `day`."""
+        return not bool(self.outside_validity(day)[chunk_id])
 
     def sentence_row(self, chunk_id: int, sentence: int) -> int:
         """The row of one sentence of a chunk in the sentence vectors (and Ranking.sentences)."""
@@ -156,9 +183,12 @@ class Retriever:
         question: str,
         fusion: str | None = None,
         exclude: frozenset[int] = frozenset(),
+        day: date | None = None,
     ) -> Ranking:
         """Rank the chunks for a question. `exclude` takes chunks out as if they were not
-        indexed (calibration asks an answerable question again without its answer)."""
+        indexed (calibration asks an answerable question again without its answer), and so
+        does `day` every chunk whose document is not valid on that day (None: no such check).
+        Both are taken out before ranking and fusion: they are never candidates."""
         fusion = fusion or self.settings.fusion
         n = len(self.chunks)
         known, missing, resolved = self.lexical.resolve_all(question)
@@ -168,14 +198,17 @@ class Retriever:
             return Ranking((), np.zeros(0), np.zeros(0), tokens, tuple(missing), words=words)
         dense, best_row, sentences = self.chunk_dense(query_vector)
         lexical = self.lexical.scores_for(known)
+        out = self.outside_validity(day) if day is not None else np.zeros(n, dtype=bool)
         if exclude:
-            gone = np.fromiter(exclude, dtype=np.int64)
-            dense[gone], lexical[gone] = EXCLUDED, 0.0
+            out = out.copy()
+            out[np.fromiter(exclude, dtype=np.int64)] = True
+        if out.any():
+            dense[out], lexical[out] = EXCLUDED, 0.0
             if len(sentences):
-                sentences[np.isin(self._sentence_owners, gone)] = EXCLUDED
+                sentences[out[self._sentence_owners]] = EXCLUDED
         depth = min(self.settings.candidates, n)
         dense_order = np.argsort(-dense, kind="stable")[:depth]
-        dense_order = dense_order[~np.isin(dense_order, list(exclude))] if exclude else dense_order
+        dense_order = dense_order[~out[dense_order]]
         lex_order = np.argsort(-lexical, kind="stable")[:depth]
         lex_order = lex_order[lexical[lex_order] > 0]  # no shared term: not a lexical candidate
         if fusion == "dense":

@@ -65,6 +65,10 @@ class DocumentRecord:
     sha256: str
     chunks: int
     pages: int | None = None
+    # From the sidecar (absent from manifests written before they existed: None).
+    owner: str | None = None  # "ansvarig"
+    valid_from: str | None = None  # "galler_fran", YYYY-MM-DD
+    valid_to: str | None = None  # "galler_till", YYYY-MM-DD
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Role(IntEnum):
 EVERYONE = frozenset(Role)  # only the gate itself: it is what tells a stranger no
 MEMBERS = frozenset({Role.STAFF, Role.REVIEWER, Role.ADMIN})
 REVIEWERS = frozenset({Role.REVIEWER, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
 
 
 def role_of(user_id: int, chat_id: int | None, settings: TelegramSettings) -> Role:

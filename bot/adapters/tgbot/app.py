@@ -24,9 +24,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.adapters.tgbot import handlers, reviewers
+from bot.adapters.tgbot import admin, callbacks, handlers, reviewers
 from bot.adapters.tgbot.callbacks import ButtonStore
 from bot.adapters.tgbot.retry import RetryingRequest
+from bot.admin.audit import AuditLog
+from bot.admin.documents import AdminService
 from bot.answer.core import Answerer
 from bot.asking import AskService
 from bot.config import Settings, TelegramSettings
@@ -46,7 +48,15 @@ COMMANDS = [
     BotCommand("om", "Version och kunskapsbankens datum"),
 ]
 REVIEWER_COMMANDS = [*COMMANDS, BotCommand("luckor", "Kunskapsluckor: obesvarade frågor per tema")]
+ADMIN_COMMANDS = [
+    *REVIEWER_COMMANDS,
+    BotCommand("dokument", "Dokumenten i kunskapsbanken"),
+    BotCommand("tabort", "Ta bort ett dokument"),
+    BotCommand("reindex", "Indexera om dokumenten"),
+    BotCommand("papperskorg", "Borttagna dokument: återställ"),
+]
 PURGE_JOB = "purge"
+PURGE_TRASH_JOB = "purge-trash"
 _SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -98,47 +108,68 @@ def build_application(
     application.bot_data["services"] = handlers.Services(
         settings, answerer, recorder, ButtonStore(), outbox, asking
     )
+    # The audit log shares the recorder's database (and engine).
+    application.bot_data["admin"] = admin.Desk(AdminService(settings, AuditLog(recorder.engine)))
 
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     application.add_handler(CommandHandler(["start", "help"], handlers.help_cmd))
     application.add_handler(CommandHandler("kallor", handlers.sources_cmd))
     application.add_handler(CommandHandler("om", handlers.about_cmd))
     application.add_handler(CommandHandler("luckor", reviewers.gaps_cmd))
+    application.add_handler(CommandHandler("dokument", admin.documents_cmd))
+    application.add_handler(CommandHandler("tabort", admin.remove_cmd))
+    application.add_handler(CommandHandler("reindex", admin.reindex_cmd))
+    application.add_handler(CommandHandler("papperskorg", admin.trash_cmd))
     application.add_handler(MessageHandler(filters.COMMAND, handlers.help_cmd))
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, handlers.ask))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.Document.ALL, admin.document)
+    )
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, handlers.not_text))
     application.add_handler(CallbackQueryHandler(reviewers.gap_button, pattern=reviewers.PATTERN))
+    application.add_handler(CallbackQueryHandler(admin.button, pattern=callbacks.ADMIN_PATTERN))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_error_handler(handlers.on_error)
-    if settings.database.retention_days:
+    if settings.database.retention_days or settings.admin.trash_days:
         # PTB's job queue runs on the bot's event loop from application.start() to stop().
         job_queue = application.job_queue
         if job_queue is None:  # PTB leaves it out without its optional APScheduler dependency
             raise RutinbotError(
-                "deleting old questions needs python-telegram-bot's job queue: "
-                "install python-telegram-bot[job-queue]"
+                "deleting old questions and emptying the trash need python-telegram-bot's job "
+                "queue: install python-telegram-bot[job-queue]"
             )
-        job_queue.run_repeating(
-            reviewers.purge_job,
-            interval=reviewers.PURGE_EVERY,
-            first=reviewers.PURGE_FIRST,
-            name=PURGE_JOB,
-        )
+        if settings.database.retention_days:
+            job_queue.run_repeating(
+                reviewers.purge_job,
+                interval=reviewers.PURGE_EVERY,
+                first=reviewers.PURGE_FIRST,
+                name=PURGE_JOB,
+            )
+        if settings.admin.trash_days:
+            job_queue.run_repeating(
+                admin.purge_trash_job,
+                interval=reviewers.PURGE_EVERY,
+                first=reviewers.PURGE_FIRST,
+                name=PURGE_TRASH_JOB,
+            )
     return application
 
 
 async def _set_commands(bot: Bot, tg: TelegramSettings) -> None:
-    """The command menu: everyone's, and one with /luckor in each reviewer's private chat."""
+    """The command menu: everyone's, one with /luckor in each reviewer's private chat, and one
+    with the document commands too in each admin's."""
     try:
         await bot.set_my_commands(COMMANDS)
     except TelegramError as err:
         log.warning("could not set the command menu: %s", err)
         return
-    for user_id in dict.fromkeys((*tg.reviewers, *tg.admins)):
+    menus = {user_id: REVIEWER_COMMANDS for user_id in tg.reviewers}
+    menus.update({user_id: ADMIN_COMMANDS for user_id in tg.admins})
+    for user_id, commands in menus.items():
         try:
-            await bot.set_my_commands(REVIEWER_COMMANDS, scope=BotCommandScopeChat(user_id))
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(user_id))
         except TelegramError as err:  # "chat not found" until they have written to the bot
-            log.info("no reviewer command menu for user %s yet: %s", user_id, err)
+            log.info("no command menu for user %s yet: %s", user_id, err)
 
 
 def _polling_error(error: TelegramError) -> None:
@@ -185,6 +216,7 @@ async def serve(
         log.info("running as @%s (%s)", application.bot.username, tg.mode)
         await stop.wait()
     finally:
+        application.bot_data["admin"].close()  # progress messages stop being edited
         if updater.running:
             await updater.stop()
         if application.running:

@@ -13,12 +13,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 HELPFUL = "fb:+"
 UNHELPFUL = "fb:-"
 MORE = "more"
 SECTION = "sec"
 ACTIONS = (HELPFUL, UNHELPFUL, MORE, SECTION)
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,8 +53,9 @@ def decode(data: str | None) -> tuple[str, str] | None:
     return action, key
 
 
-class ButtonStore:
-    """`Pending` entries that expire `ttl` seconds after they were made; the oldest go first."""
+class KeyedStore(Generic[T]):
+    """Items that expire `ttl` seconds after they were made, under random 8-character keys;
+    beyond `max_items` the oldest go first."""
 
     def __init__(
         self,
@@ -63,13 +66,13 @@ class ButtonStore:
         self.max_items = max_items
         self.ttl = ttl
         self._clock = clock
-        self._items: OrderedDict[str, tuple[float, Pending]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, T]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, item: Pending) -> str:
+    def put(self, item: T) -> str:
         with self._lock:
             self._expire()
             key = secrets.token_urlsafe(6)  # 8 url-safe characters
@@ -80,10 +83,17 @@ class ButtonStore:
                 self._items.popitem(last=False)
             return key
 
-    def get(self, key: str) -> Pending | None:
+    def get(self, key: str) -> T | None:
         with self._lock:
             self._expire()
             entry = self._items.get(key)
+            return entry[1] if entry else None
+
+    def take(self, key: str) -> T | None:
+        """The item, removed: a second press of a one-time button finds nothing."""
+        with self._lock:
+            self._expire()
+            entry = self._items.pop(key, None)
             return entry[1] if entry else None
 
     def _expire(self) -> None:
@@ -94,3 +104,51 @@ class ButtonStore:
             if now - stamp < self.ttl:
                 break
             del self._items[key]
+
+
+class ButtonStore(KeyedStore[Pending]):
+    """The answer buttons' `Pending` entries."""
+
+
+# -- document administration ------------------------------------------------------------------
+# "adm:<action>:<argument>": a page number, or the key of a `Choice` in the admin store, whose
+# entries are made for one admin and die with the bot or after ADMIN_TTL.
+
+ADMIN_PREFIX = "adm"
+ADMIN_PATTERN = r"^adm:"
+DOCS_PAGE = "dp"  # /dokument, page N
+PICK_PAGE = "pp"  # /tabort's list of documents, page N
+PICK = "pk"  # a document in that list: ask "Ta bort X?"
+REMOVE = "rm"  # yes, remove it
+REPLACE = "rp"  # yes, replace it with the file just sent
+RESTORE = "rs"  # restore a document from the trash
+CANCEL = "no"  # no: forget the choice
+PAGED = (DOCS_PAGE, PICK_PAGE)
+CHOSEN = (PICK, REMOVE, REPLACE, RESTORE, CANCEL)
+ADMIN_TTL = 3600.0  # seconds a confirmation stays valid
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What an admin button acts on, for the admin it was shown to."""
+
+    user_id: int
+    name: str  # a document's name, or a trash entry's id for RESTORE
+    file_id: str | None = None  # REPLACE: the Telegram file to download again
+
+
+def admin_data(action: str, argument: str | int) -> str:
+    return f"{ADMIN_PREFIX}:{action}:{argument}"
+
+
+def parse_admin(data: str | None) -> tuple[str, str] | None:
+    """(action, argument) from admin callback data, or None for data this bot did not make."""
+    prefix, _, rest = (data or "").partition(":")
+    action, _, argument = rest.partition(":")
+    if prefix != ADMIN_PREFIX or not argument:
+        return None
+    if action in PAGED and argument.isdigit() and len(argument) <= 6:
+        return action, argument
+    if action in CHOSEN and ":" not in argument:
+        return action, argument
+    return None

@@ -30,6 +30,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.adapters.tgbot import callbacks, render, texts
 from bot.adapters.tgbot.access import (
+    ADMINS,
     EVERYONE,
     MEMBERS,
     Role,
@@ -106,8 +107,11 @@ def question_text(message: Message, bot: Bot) -> str:
 GATE_GROUP = -1  # the gate's handler group: it runs before the handlers it guards
 
 
-def _permitted(update: Update, context: ContextTypes.DEFAULT_TYPE, role: Role) -> bool:
-    """Whether every handler that will take this update declared `role` as allowed.
+def _refused_by(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, role: Role
+) -> frozenset[Role] | None:
+    """None when every handler that will take this update declared `role` as allowed; else the
+    roles the refusing handler allows (none when it declared none).
 
     One place checks every handler: a handler that declared no roles refuses everyone.
     """
@@ -119,10 +123,10 @@ def _permitted(update: Update, context: ContextTypes.DEFAULT_TYPE, role: Role) -
         roles = allowed_roles(handler.callback)
         if roles is None:
             log.error("handler %s declares no allowed roles: refused", handler.callback.__name__)
-            return False
+            return frozenset()
         if role not in roles:
-            return False
-    return True
+            return roles
+    return None
 
 
 @allow(EVERYONE)
@@ -134,8 +138,10 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.message and not addressed(update.message, context.bot):
         raise ApplicationHandlerStop
     role = role_of(user.id, chat.id, services(context).settings.telegram)
-    if role is not Role.NONE and _permitted(update, context, role):
+    refused_by = _refused_by(update, context, role)
+    if role is not Role.NONE and refused_by is None:
         return
+    admins_only = refused_by == ADMINS  # the document commands and buttons
     log.info(
         "update %s: refused user %s (%s) in chat %s", update.update_id, user.id, role.name, chat.id
     )
@@ -145,9 +151,10 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif update.message:
             await update.message.reply_html(texts.REFUSED.format(user_id=user.id))
     elif update.callback_query:
-        await update.callback_query.answer(texts.REVIEWERS_ONLY_TOAST, show_alert=True)
+        toast = texts.ADMINS_ONLY_TOAST if admins_only else texts.REVIEWERS_ONLY_TOAST
+        await update.callback_query.answer(toast, show_alert=True)
     elif update.message:
-        await update.message.reply_html(texts.REVIEWERS_ONLY)
+        await update.message.reply_html(texts.ADMINS_ONLY if admins_only else texts.REVIEWERS_ONLY)
     raise ApplicationHandlerStop
 
 
@@ -160,8 +167,10 @@ async def help_cmd(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = texts.HELP
     if chat.type != Chat.PRIVATE:
         text += texts.GROUP_HINT.format(username=render.esc(context.bot.username or ""))
-    elif role_of(user.id, chat.id, services(context).settings.telegram) >= Role.REVIEWER:
-        text += texts.REVIEWER_HELP
+    else:
+        role = role_of(user.id, chat.id, services(context).settings.telegram)
+        text += texts.REVIEWER_HELP if role >= Role.REVIEWER else ""
+        text += texts.ADMIN_HELP if role >= Role.ADMIN else ""
     await message.reply_html(text)
 
 
@@ -350,7 +359,9 @@ async def _feedback(
     pending.feedback = False  # before any await, so a double tap records once
     s = services(context)
     asker = str(query.from_user.id)
-    ticket = await asyncio.to_thread(s.asking.feedback, pending.record_id, asker, helpful)
+    ticket = await asyncio.to_thread(
+        s.asking.feedback, pending.record_id, asker, helpful, channel=CHANNEL
+    )
     if ticket is not None:
         await s.outbox.settle(ticket)
     await _update_buttons(query, pending, key)
@@ -369,7 +380,9 @@ async def _more(
         return texts.NO_MORE
     pending.more = False
     asker = str(query.from_user.id)
-    work = asyncio.to_thread(s.asking.more, pending.record_id, asker, pending.shown)
+    work = asyncio.to_thread(
+        s.asking.more, pending.record_id, asker, pending.shown, channel=CHANNEL
+    )
     answer = await _typing(message.chat, work)
     await _update_buttons(query, pending, key)
     if not answer.citations:
@@ -395,7 +408,9 @@ async def _section(
 ) -> str | None:
     asking = services(context).asking
     asker = str(query.from_user.id)
-    found = await asyncio.to_thread(asking.section, pending.record_id, asker, citation)
+    found = await asyncio.to_thread(
+        asking.section, pending.record_id, asker, citation, channel=CHANNEL
+    )
     chunks = list(found.chunks)
     parts = render.section_messages(chunks)
     if len(parts) <= MAX_SECTION_MESSAGES:

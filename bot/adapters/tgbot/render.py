@@ -17,6 +17,7 @@ from bot.adapters.tgbot import texts
 from bot.answer.core import IndexInfo
 from bot.asking import as_shown
 from bot.models import Answer, Chunk, Citation
+from bot.search.store import DocumentRecord
 
 if TYPE_CHECKING:
     from bot.gaps.report import Passage, ThemeSummary
@@ -143,8 +144,17 @@ def sources_messages(info: IndexInfo) -> list[str]:
     blocks = [f"<b>Dokument jag svarar ur ({len(info.documents)} st):</b>"]
     for d in sorted(info.documents, key=lambda d: (d.title.lower(), d.path)):
         date = f" ({d.date})" if d.date else " (datum saknas)"
-        blocks.append(f"• {esc(clip(d.title, 300))}{esc(date)}")
+        blocks.append(f"• {esc(clip(d.title, 300))}{esc(date)}{esc(validity(d))}")
     return pack(blocks, sep="\n")
+
+
+def validity(d: DocumentRecord) -> str:
+    """The document's validity for a list (", gäller från 2024-01-01"); "" when not given."""
+    if d.valid_from and d.valid_to:
+        return f", gäller {d.valid_from}–{d.valid_to}"
+    if d.valid_from:
+        return f", gäller från {d.valid_from}"
+    return f", gäller till {d.valid_to}" if d.valid_to else ""
 
 
 def about_message(info: IndexInfo) -> str:

@@ -39,8 +39,8 @@ NOT_TEXT = (
     "filer läser jag inte – skriv frågan i stället."
 )
 NOT_TEXT_ADMIN = (
-    NOT_TEXT + "\n\nDokument läggs till genom att filen läggs i kunskapsmappen och "
-    "<code>rutinbot index</code> körs; uppladdning här i chatten kommer i en senare version."
+    NOT_TEXT + "\n\nSom administratör kan du lägga till ett dokument genom att skicka det som "
+    "fil (PDF, DOCX, TXT, MD eller HTML) här i den privata chatten."
 )
 
 HELPFUL_THANKS = "Tack! Skönt att svaret hjälpte."
@@ -76,3 +76,86 @@ ANSWERED_NOW = "Besvaras nu: efter den senaste indexeringen svarar dokumenten p�
 THEME_GONE = "Temat finns inte längre (det kan ha slagits ihop med ett annat)."
 STATUS = THEME_STATUS_SV
 REASON = {"unanswered": "obesvarad", "unhelpful": "👎"}
+
+# -- document administration (admins, private chat only) --------------------------------------
+
+ADMIN_HELP = (
+    "\n\n<b>För administratörer</b>\n"
+    "Skicka ett dokument som fil (PDF, DOCX, TXT, MD eller HTML) för att lägga till det.\n"
+    "/dokument – dokumenten i kunskapsbanken\n"
+    "/tabort – ta bort ett dokument\n"
+    "/reindex – indexera om dokumenten\n"
+    "/papperskorg – borttagna dokument, som kan återställas"
+)
+ADMINS_ONLY = (
+    "Det här kommandot är bara för administratörer. Kontakta administratören om du ska hantera "
+    "dokumenten."
+)
+ADMINS_ONLY_TOAST = "Den här knappen är bara för administratörer."
+ADMIN_PRIVATE_ONLY = "Dokumenten hanteras bara i en privat chatt med mig. Skriv till mig där."
+TOO_BIG = (
+    "Filen är {size} MB. Telegram låter mig bara hämta filer på högst 20 MB, så den har inte "
+    "sparats. Lägg in den via webbsidan eller direkt i kunskapsmappen i stället."
+)
+DOWNLOAD_FAILED = "Jag kunde inte hämta filen från Telegram. Försök skicka den igen."
+SAVED = "📄 <b>{name}</b> är sparat."
+REPLACED = "📄 <b>{name}</b> är ersatt (dokumentets metadata är kvar)."
+REPLACE_BUTTON = "Ersätt"
+CANCEL_BUTTON = "Avbryt"
+CANCELLED = "Avbrutet. Ingenting har ändrats."
+DOWNLOADING = "Hämtar filen igen …"
+REMOVE_QUESTION = "Ta bort <b>{name}</b>?"
+REMOVE_PICK = "Vilket dokument vill du ta bort?"
+REMOVE_YES = "Ja"
+REMOVE_NO = "Nej"
+REMOVED = (
+    "🗑 <b>{name}</b> är borttaget och ligger i papperskorgen. Det försvinner ur svaren när "
+    "omindexeringen är klar."
+)
+RESTORED = "♻️ <b>{name}</b> är återställt."
+NO_SUCH_DOCUMENT = "Det finns inget dokument som heter <b>{name}</b>. Skriv /dokument för listan."
+NO_DOCUMENTS = "Kunskapsmappen innehåller inga dokument ännu. Skicka ett dokument som fil."
+DOCUMENTS_HEADING = "<b>Dokument</b> ({count} st, sida {page} av {pages})"
+PASSAGES = "{n} passager"
+ONE_PASSAGE = "1 passage"
+PAGE_BACK, PAGE_NEXT = "◀", "▶"
+DOC_STATE = {
+    "indexed": "indexerat",
+    "waiting": "väntar på omindexering",
+    "skipped": "hoppades över",
+    "removed": "borttaget, finns kvar tills omindexeringen är klar",
+}
+TRASH_EMPTY = "Papperskorgen är tom."
+TRASH_HEADING = "<b>Papperskorgen</b> – tryck på ett dokument för att återställa det:"
+TRASH_LINE = "{name} – borttaget {at} av {by}"
+RESTORE_BUTTON = "Återställ {name}"
+
+REINDEX_STARTED = "⏳ Omindexeringen har startat."
+REINDEX_QUEUED = (
+    "⏳ En omindexering pågår redan; en ny körs direkt efter den så att ändringen kommer med."
+)
+PROGRESS = "⏳ <b>Omindexering pågår</b>{by}"
+PROGRESS_BY = " (startad av {by})"
+PROGRESS_PHASE = {
+    "reading": "Läser dokumenten",
+    "embedding": "Beräknar passagerna",
+    "publishing": "Publicerar det nya indexet",
+    "re-asking": "Prövar kunskapsluckornas frågor mot det nya indexet",
+}
+PROGRESS_DOCUMENTS = "Dokument: {done} av {total}"
+PROGRESS_PASSAGES = "Passager: {done} av {total}"
+PROGRESS_ETA = "Klart om {eta}"
+ETA_SECONDS = "mindre än en minut"
+DONE = "✅ <b>Omindexeringen är klar</b> ({seconds})."
+FAILED = "❌ <b>Omindexeringen misslyckades:</b> {reason}"
+FAILED_REASON = "okänt fel; se loggen på servern"
+STILL_RUNNING = (
+    "⏳ Omindexeringen pågår fortfarande. Skriv /reindex senare för att se hur det gick."
+)
+SUMMARY_ADDED = "Tillagda"
+SUMMARY_REPLACED = "Ersatta"
+SUMMARY_REMOVED = "Borttagna"
+SUMMARY_SKIPPED = "Hoppades över"
+SUMMARY_NOTHING = "Inga dokument ändrades."
+SUMMARY_COUNTS = "Oförändrade dokument: {unchanged}. Passager i indexet: {passages}."
+SUMMARY_ANSWERED = "Kunskapsluckor som dokumenten nu besvarar: {n}."

@@ -23,6 +23,7 @@ ACCOUNT_ROLES = (WebRole.STAFF, WebRole.REVIEWER, WebRole.ADMIN)
 EVERYONE = frozenset(WebRole)
 MEMBERS = frozenset(ACCOUNT_ROLES)  # any logged-in account
 REVIEWERS = frozenset({WebRole.REVIEWER, WebRole.ADMIN})
+ADMINS = frozenset({WebRole.ADMIN})  # document administration: add, remove, reindex
 # Mounted apps are not routes with endpoints; their roles are declared here.
 MOUNTS = {"/static": EVERYONE}
 

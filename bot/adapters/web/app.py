@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 import threading
@@ -13,14 +15,22 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from bot.adapters.web import views
+from bot.adapters.web import housekeeping, views
 from bot.adapters.web.access import WebRole, allowed_roles
 from bot.adapters.web.auth import Sessions, Users, load_roles, load_users
 from bot.adapters.web.clients import trusted_networks
 from bot.adapters.web.deps import AskLoader, current_user
-from bot.adapters.web.limits import LoginLimiter
+from bot.adapters.web.limits import (
+    FORM_BODY_LIMIT,
+    MB,
+    BodyCap,
+    BodyLimit,
+    LoginLimiter,
+    upload_cap,
+)
 from bot.adapters.web.pages import add_error_pages, add_security_headers
-from bot.adapters.web.routers import auth, chat, documents, gaps
+from bot.adapters.web.routers import admin, auth, chat, documents, gaps
+from bot.adapters.web.uploads import PendingUploads
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,8 +81,13 @@ def create_app(
     async def lifespan(app: FastAPI):
         # The encoder and index load in a thread of their own when the chat page is first
         # opened (routers/chat.py), not here: the reviewer pages never pay for a model.
+        chores = asyncio.create_task(housekeeping.daily(app.state))
         yield
+        chores.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await chores
         asking.close()
+        app.state.pending_uploads.close()
         if app.state.own_store is not None:
             app.state.own_store.close()
 
@@ -94,6 +109,10 @@ def create_app(
     app.state.own_store = None
     app.state.store_lock = threading.Lock()
     app.state.asking = asking
+    # The document administration service is built at its first use (deps.get_admin_service).
+    app.state.admin = None
+    app.state.admin_lock = threading.Lock()
+    app.state.pending_uploads = PendingUploads(settings.paths.data / "uploads")
     app.state.users = Users(users, roles)
     app.state.sessions = Sessions(idle_seconds=web.session_minutes * 60)
     app.state.limiter = LoginLimiter(web.login_attempts, web.login_window_minutes * 60)
@@ -103,11 +122,23 @@ def create_app(
     templates.env.globals.update(
         status_sv=views.STATUS_SV, reason_sv=views.REASON_SV, event_sv=views.EVENT_SV
     )
+    templates.env.globals.update(admin.LABELS)
+    templates.env.filters["eta"] = admin.eta_sv
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     add_error_pages(app, templates)
+    # An upload may be as large as the admin service accepts, and no larger; every other
+    # request is a small form. Counted while the body arrives, not after.
+    upload_limit = int(min(settings.admin.max_upload_mb, settings.ingest.max_file_mb) * MB)
+    app.add_middleware(
+        BodyLimit,
+        default=BodyCap(FORM_BODY_LIMIT),
+        paths={admin.UPLOAD_PATH: upload_cap(upload_limit)},
+    )
+    # Added after the body limit, so it wraps it: the limit's refusal is raised straight into
+    # the route's form parsing, not through this middleware's own task group.
     add_security_headers(app)
-    for router in (auth.router, chat.router, gaps.router, documents.router):
+    for router in (auth.router, chat.router, gaps.router, documents.router, admin.router):
         app.include_router(router)
     return app
 

@@ -24,6 +24,7 @@ class Card:
     marked: str
     after: str
     lead: bool  # the best passage: its marked sentence leads the answer
+    valid_from: str | None = None  # "gäller från" when the document gives it
 
 
 @dataclass
@@ -58,6 +59,7 @@ def card(number: int, c: Citation, *, lead: bool) -> Card:
         marked=text[start:end],
         after=text[end:],
         lead=lead,
+        valid_from=c.valid_from,
     )
 
 

@@ -1,4 +1,5 @@
-"""What routes depend on (FastAPI `Depends`): settings, store, the ask service, the user."""
+"""What routes depend on (FastAPI `Depends`): settings, store, the ask and admin services, the
+user."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Form, Request
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import State
 
 from bot.adapters.web import csrf
 from bot.adapters.web.auth import Session
 from bot.adapters.web.pages import SESSION_COOKIE, LoginRequired
+from bot.adapters.web.uploads import PendingUploads
 from bot.asking import AskService
 from bot.config import Settings
 from bot.errors import RutinbotError
 from bot.gaps.store import SqlRecorder
 
 if TYPE_CHECKING:
+    from bot.admin.documents import AdminService
     from bot.gaps.grouping import ThemeJob
     from bot.gaps.outbox import Outbox
 
@@ -98,7 +102,11 @@ def get_settings(request: Request) -> Settings:
 
 def get_store(request: Request) -> SqlRecorder:
     """The gaps store: the one given to create_app, else the configured one, opened once."""
-    state = request.app.state
+    return store_of(request.app.state)
+
+
+def store_of(state: State) -> SqlRecorder:
+    """The app's store (see get_store), for work outside a request."""
     if state.store is None:
         with state.store_lock:
             if state.store is None:
@@ -120,6 +128,30 @@ def get_ask_service(
     return request.app.state.asking.get(store)
 
 
+def get_admin_service(
+    request: Request, store: Annotated[SqlRecorder, Depends(get_store)]
+) -> AdminService:
+    """The document administration service, one per app, auditing into the gaps store."""
+    return admin_of(request.app.state, store)
+
+
+def admin_of(state: State, store: SqlRecorder) -> AdminService:
+    """The app's admin service (see get_admin_service), for work outside a request."""
+    if state.admin is None:
+        with state.admin_lock:
+            if state.admin is None:
+                from bot.admin.audit import AuditLog
+                from bot.admin.documents import AdminService
+
+                state.admin = AdminService(state.settings, audit=AuditLog(store.engine))
+    return state.admin
+
+
+def get_pending_uploads(request: Request) -> PendingUploads:
+    """Uploads waiting for an admin's "Ersätt" (uploads.py), one store per app."""
+    return request.app.state.pending_uploads
+
+
 def current_user(request: Request) -> Session:
     """The logged-in account's session; LoginRequired (to the login form) when there is none."""
     session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
@@ -130,6 +162,9 @@ def current_user(request: Request) -> Session:
 
 CurrentUser = Annotated[Session, Depends(current_user)]
 Asking = Annotated[AskService, Depends(get_ask_service)]
+# A string: the admin service is imported when first used, not by every page of the app.
+Admin = Annotated["AdminService", Depends(get_admin_service)]
+Pending = Annotated[PendingUploads, Depends(get_pending_uploads)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Store = Annotated[SqlRecorder, Depends(get_store)]
 Templates = Annotated[Jinja2Templates, Depends(get_templates)]

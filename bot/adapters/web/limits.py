@@ -1,4 +1,4 @@
-"""The login limit: per address, and per user name across addresses with a capped back-off."""
+"""Limits: logins per address and per user name (capped back-off), and request body sizes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # An office behind one NAT address shares it, so an address may fail more often than one name.
 ADDRESS_SHARE = 2
@@ -99,3 +104,76 @@ class LoginLimiter:
             while len(self._known) > MAX_KNOWN:
                 self._known.popitem(last=False)
         return token
+
+
+MB = 1024 * 1024
+# Every form but an upload is a few kilobytes; without a limit any POST, even the login form's,
+# could make the server spool gigabytes of "file" to its temporary folder.
+FORM_BODY_LIMIT = 1 * MB
+MULTIPART_OVERHEAD = 1 * MB  # an upload's body: the file plus part headers and the CSRF field
+FORM_TOO_LARGE = "Formuläret är för stort."
+
+
+@dataclass(frozen=True)
+class BodyCap:
+    """The most a request body may hold on some path, and the Swedish refusal past it."""
+
+    limit: int  # bytes
+    message: str = FORM_TOO_LARGE
+
+
+def upload_cap(file_limit: int) -> BodyCap:
+    """An upload route's cap: the largest file it accepts, plus the form around it."""
+    shown = f"{file_limit / MB:.0f}" if file_limit >= MB else f"{file_limit / MB:.1f}"
+    return BodyCap(
+        file_limit + MULTIPART_OVERHEAD,
+        f"Filen är för stor. Högst {shown} MB kan laddas upp.",
+    )
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over its path's cap is refused while it is received.
+
+    A declared Content-Length over the cap is refused at the first read, before any byte of
+    the body; a body sent without one (chunked) is counted as it arrives and refused as soon as
+    it passes the cap. The refusal (413) is raised from `receive`, inside the route's form
+    parsing, so the route never runs and the app's error pages render it in Swedish.
+    """
+
+    def __init__(
+        self, app: ASGIApp, default: BodyCap, paths: Mapping[str, BodyCap] | None = None
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.paths = dict(paths or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = self.paths.get(scope["path"], self.default)
+        declared = _content_length(scope)
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            if declared is not None and declared > cap.limit:
+                raise HTTPException(413, cap.message)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap.limit:
+                    raise HTTPException(413, cap.message)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -102,7 +102,7 @@ def more(record_id: str, me: CurrentUser, asking: Asking, token: CsrfToken = "")
     csrf.check(token, me.csrf)
     turn = _turn(me, record_id)
     if turn.more:
-        answer = asking.more(record_id, me.user, turn.shown)
+        answer = asking.more(record_id, me.user, turn.shown, channel=CHANNEL)
         turn.cards += cards(answer.citations, first=turn.shown + 1)
         turn.shown += len(answer.citations)
         turn.more = bool(answer.citations) and asking.has_more(answer)
@@ -122,7 +122,7 @@ def section(
     """ "Visa hela avsnittet": the whole section a passage comes from."""
     csrf.check(token, me.csrf)
     turn = _turn(me, record_id)
-    turn.section = asking.section(record_id, me.user, number)
+    turn.section = asking.section(record_id, me.user, number, channel=CHANNEL)
     return _back(turn)
 
 
@@ -141,6 +141,6 @@ def feedback(
         raise HTTPException(400, "Välj 👍 Hjälpte eller 👎 Hjälpte inte.")
     turn = _turn(me, record_id)
     if turn.feedback is None:
-        asking.feedback(record_id, me.user, helpful == "ja")
+        asking.feedback(record_id, me.user, helpful == "ja", channel=CHANNEL)
         turn.feedback = helpful == "ja"
     return _back(turn)
