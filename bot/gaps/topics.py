@@ -15,6 +15,7 @@ PLACEHOLDER = re.compile(r"\[(?:NAMN|PERSONNUMMER|TELEFON|EPOST|ADRESS)\]")
 LABEL_TERMS = 3
 SPECIFIC_SHARE = 0.4  # of the best word's score, for a word to be in the label
 SAMPLE = 40  # questions per word looked at to tell phrasing from topic
+BESIDE = 0.5  # weight of a word next to a placeholder, relative to its weight elsewhere
 
 
 @cache
@@ -39,6 +40,26 @@ def _words(question: str) -> list[tuple[str, str]]:
         for word, parts in zip(tok.words(text), tok.word_tokens(text), strict=True)
         if parts and not word.isdigit()
     ]
+
+
+def beside_placeholders(question: str) -> set[str]:
+    """Stems of the content words right before or after a placeholder: they say what the
+    personal data is ("pnr [PERSONNUMMER]", "tfn [TELEFON]", "bor på [ADRESS]", "mejl från
+    [EPOST]", "en klient, [NAMN]"), seldom what the question asks; learnt from where the
+    redaction put its placeholders, not from a list of phrases."""
+    tok = _tokenizer()
+    pieces = PLACEHOLDER.split(question)
+    near: set[str] = set()
+    for k, piece in enumerate(pieces):
+        words = [w for w in tok.words(piece) if not w.isdigit()]
+        if not words:
+            continue
+        ends = ([words[0]] if k > 0 else []) + ([words[-1]] if k < len(pieces) - 1 else [])
+        for word in ends:
+            parts = tok.word_tokens(word)
+            if parts and parts[0]:
+                near.add(parts[0][0])
+    return near
 
 
 @dataclass(frozen=True)
@@ -88,10 +109,12 @@ def term_weights(questions: list[str]) -> TermWeights:
         for stem, count in df.items()
     }
     vectors = []
-    for ws in words:
+    for question, ws in zip(questions, words, strict=True):
+        near = beside_placeholders(question)
         vec: dict[str, float] = {}
         for word, stem in ws:
-            vec[stem] = max(vec.get(stem, 0.0), word_weight(word) * max(idf[stem], 0.0))
+            weight = word_weight(word) * max(idf[stem], 0.0) * (BESIDE if stem in near else 1.0)
+            vec[stem] = max(vec.get(stem, 0.0), weight)
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
         vectors.append({t: w / norm for t, w in vec.items()})
     return TermWeights(tuple(vectors), idf)
@@ -105,6 +128,7 @@ def topic_label(questions: list[str], idf: dict[str, float] | None = None) -> st
     idf = idf or {}
     spelled: dict[str, Counter[str]] = {}
     held: Counter[str] = Counter()
+    beside: Counter[str] = Counter()  # questions where the word stands next to a placeholder
     score: dict[str, float] = {}
     position: dict[str, float] = {}
     for question in questions:
@@ -112,11 +136,18 @@ def topic_label(questions: list[str], idf: dict[str, float] | None = None) -> st
         for k, (word, stem) in enumerate(dict.fromkeys(ws)):
             spelled.setdefault(stem, Counter())[word] += 1
             position[stem] = position.get(stem, 0.0) + k / max(len(ws), 1)
+        near = beside_placeholders(question)
         for stem in {s for _, s in ws}:
             held[stem] += 1
+            beside[stem] += stem in near
     for stem, count in held.items():
         word = spelled[stem].most_common(1)[0][0]
-        score[stem] = count * word_weight(word) * (idf.get(stem, 1.0) if idf else 1.0)
+        score[stem] = (
+            count
+            * word_weight(word)
+            * (idf.get(stem, 1.0) if idf else 1.0)
+            * BESIDE ** (beside[stem] / count)
+        )
     need = max(2, math.ceil(len(questions) / 2)) if len(questions) > 1 else 1
     top = max(score.values(), default=0.0)
     # Words far less specific than the best (a phrasing's, like "klient" or "undrar") stay out.
@@ -127,3 +158,60 @@ def topic_label(questions: list[str], idf: dict[str, float] | None = None) -> st
         shared += [s for s in specific if s not in shared][: 2 - len(shared)]
     shared.sort(key=lambda s: position[s] / held[s])  # the order the words usually come in
     return " ".join(spelled[s].most_common(1)[0][0] for s in shared)
+
+
+# What is kept of a question for the topic embedding: its words weighing at least this share of
+# its weightiest word (bench/themes.py: 0.5 put same-topic paraphrases closest on every set).
+KEEP_SHARE = 0.5
+GRAMS = (4, 5)  # character n-grams that tie a compound to its parts ("skuldsanering", "skulder")
+STEM_SHARE = 0.3  # of a word's weight on its stem; the rest on its character n-grams
+
+
+def topic_text(question: str, idf: dict[str, float]) -> str:
+    """The question's words that say what it asks about: each word weighing at least KEEP_SHARE
+    of its weightiest one, so a wrapper's words ("har en klient som undrar") drop out once the
+    gaps have shown them to recur across topics. The placeholder-free text when none weigh."""
+    words = _words(question)
+    near = beside_placeholders(question)
+    weights = [
+        word_weight(word) * max(idf.get(stem, 0.0), 0.0) * (BESIDE if stem in near else 1.0)
+        for word, stem in words
+    ]
+    top = max(weights, default=0.0)
+    if top <= 0.0:
+        return topical_text(question)
+    return " ".join(
+        w for (w, _), weight in zip(words, weights, strict=True) if weight >= KEEP_SHARE * top
+    )
+
+
+def _grams(word: str) -> dict[str, float]:
+    padded = f"<{word.lower()}>"
+    counts = Counter(padded[a : a + k] for k in GRAMS for a in range(len(padded) - k + 1))
+    if not counts:
+        counts[padded] = 1
+    norm = math.sqrt(sum(c * c for c in counts.values()))
+    return {g: c / norm for g, c in counts.items()}
+
+
+def soft_term_rows(questions: list[str], terms: TermWeights) -> list[dict[str, float]]:
+    """Per question, a unit vector over its stems and their character n-grams, each word with
+    its TermWeights weight: a dot product is the term overlap, where a compound shares part of
+    its weight with its parts ("bostadsanpassningsbidrag" with "bostadsanpassning", "begravnings-
+    kostnad" with "begravningen") and a wrapper's words, weighing little, add little."""
+    rows = []
+    for i, question in enumerate(questions):
+        weights = terms.vectors[i]
+        row: dict[str, float] = {}
+        seen: set[str] = set()
+        for word, stem in _words(question):
+            if stem in seen or stem not in weights:
+                continue
+            seen.add(stem)
+            weight = weights[stem]
+            row["§" + stem] = row.get("§" + stem, 0.0) + STEM_SHARE * weight
+            for gram, share in _grams(word).items():
+                row[gram] = row.get(gram, 0.0) + (1 - STEM_SHARE) * weight * share
+        norm = math.sqrt(sum(x * x for x in row.values())) or 1.0
+        rows.append({k: x / norm for k, x in row.items()})
+    return rows
