@@ -152,16 +152,19 @@ def _index(
     """Build the index, writing its progress to <index>/reindex.json for every front end to
     read; runs again when a change was queued meanwhile; the run goes to the audit log."""
     from bot.admin.audit import AuditLog
-    from bot.admin.jobs import Progress
+    from bot.admin.jobs import Progress, combine
 
     actor = actor or Actor("cli", f"cli:{_login_name() or 'okänd'}")
     progress = Progress.claim(settings.paths.index, actor.name)
     result = "failed"
+    earlier: ReindexSummary | None = None  # the runs before a follow-up: one summary for all
     try:
         while True:
             try:
                 encoder = encoder or _load_encoder(settings)  # once, also for a follow-up run
                 summary = _index_once(settings, full, encoder, reask, progress)
+                summary = combine(earlier, summary)
+                earlier = summary
             except RutinbotError as err:
                 if progress.fail(str(err), err.sv):
                     progress.again()

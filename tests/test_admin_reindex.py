@@ -121,3 +121,31 @@ def test_every_question_is_answered_through_two_reindexes(served):
     assert REMOVED_DOC not in {c.document for c in gone.citations}
     entries = [(e.action, e.result.split(":")[0]) for e in service.audit_log(10)]
     assert entries.count(("reindex", "ok")) == 2  # each run, as the job process recorded it
+
+
+def test_a_follow_up_run_reports_what_changed_across_both_runs():
+    from bot.admin.jobs import combine
+    from bot.admin.model import ReindexSummary
+
+    first = ReindexSummary(
+        added=("a.md", "b.md"), replaced=("c.md",), removed=("d.md",), seconds=1.0, answered_now=1
+    )
+    second = ReindexSummary(
+        added=("d.md", "e.md"),
+        removed=("b.md",),
+        skipped=(("x.pdf", "no text"),),
+        unchanged=4,
+        passages=90,
+        seconds=2.0,
+        answered_now=None,
+    )
+
+    both = combine(first, second)
+
+    # b.md came and went: neither added nor removed; d.md went and came back: added again.
+    assert both.added == ("a.md", "d.md", "e.md")
+    assert both.replaced == ("c.md",)
+    assert both.removed == ()
+    assert (both.skipped, both.unchanged, both.passages) == (second.skipped, 4, 90)
+    assert (both.seconds, both.answered_now) == (3.0, 1)
+    assert combine(None, second) is second

@@ -20,13 +20,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from bot.admin.model import JobState, ReindexBusyError, ReindexStatus, ReindexSummary
 from bot.filemodes import FILE_MODE
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +193,37 @@ def take_follow_up(root: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def combine(earlier: ReindexSummary | None, later: ReindexSummary) -> ReindexSummary:
+    """One summary for a run and the follow-up runs after it: what changed across all of them
+    (a document added and then removed again is neither), the skipped and the counts as the
+    last run left them, the seconds and the gap questions answered summed."""
+
+    def unique(*groups: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for group in groups for name in group))
+
+    if earlier is None:
+        return later
+    gone, back = set(later.removed), set(later.added) | set(later.replaced)
+    added = unique(tuple(n for n in earlier.added if n not in gone), later.added)
+    replaced = unique(
+        tuple(n for n in earlier.replaced if n not in gone),
+        tuple(n for n in later.replaced if n not in added),
+    )
+    removed = unique(
+        tuple(n for n in earlier.removed if n not in back),
+        tuple(n for n in later.removed if n not in earlier.added),
+    )
+    answered = [a for a in (earlier.answered_now, later.answered_now) if a is not None]
+    return replace(
+        later,
+        added=added,
+        replaced=replaced,
+        removed=removed,
+        seconds=round(earlier.seconds + later.seconds, 1),
+        answered_now=sum(answered) if answered else None,
+    )
 
 
 class Progress:
