@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
 from bot.admin.model import JobState, ReindexBusyError, ReindexStatus, ReindexSummary
 from bot.filemodes import FILE_MODE
 
