@@ -1,8 +1,8 @@
 """Knowledge-gap themes from labelled questions, with their purity, for a person to judge.
 
     python bench/themes.py [--questions bench/theme_questions.jsonl ../shared/eval/dev.jsonl ...]
-                           [--threshold 0.4] [--merge-z 0.7] [--batch N] [--show]
-                           [--timing 500]
+                           [--merge-z 1.6] [--few 20] [--clear-terms 0.5] [--beside 0.5]
+                           [--batch N] [--show] [--timing 500]
 
 Each question set runs on its own through the recording path as the bot sends it: answered by
 the core, recorded (redacted, pseudonymised) in a throwaway SQLite store, and given 👎 when the
@@ -158,23 +158,27 @@ def main() -> None:
         "--questions", type=Path, nargs="+", default=[THEME_SET, DEV, *HELDOUT_SETS]
     )
     parser.add_argument("--config", default=None)
-    parser.add_argument("--threshold", type=float, default=None, help="joining a theme")
     parser.add_argument("--merge-z", type=float, default=None, help="merging themes")
-    parser.add_argument("--min-gaps", type=int, default=None, help="gaps before linkage")
+    parser.add_argument("--few", type=float, default=None, help="gaps' worth of doubt")
+    parser.add_argument("--clear-terms", type=float, default=None, help="0: no term view")
+    parser.add_argument("--beside", type=float, default=None, help="1: no wrapper weighting")
     parser.add_argument("--batch", type=int, default=0, help="group after every N questions")
     parser.add_argument("--show", action="store_true", help="print every theme")
     parser.add_argument("--timing", type=int, default=0, help="time a run over N gaps")
     args = parser.parse_args()
 
-    from bot.gaps import merging
+    from bot.gaps import merging, topics
     from bot.gaps.store import SqlRecorder
-    from bot.gaps.themes import DEFAULT_THRESHOLD, assign_themes
+    from bot.gaps.themes import assign_themes
 
-    threshold = args.threshold or DEFAULT_THRESHOLD
-    if args.merge_z is not None:
-        merging.MERGE_Z = args.merge_z
-    if args.min_gaps is not None:
-        merging.MIN_GAPS = args.min_gaps
+    for module, name, value in (
+        (merging, "MERGE_Z", args.merge_z),
+        (merging, "FEW", args.few),
+        (merging, "CLEAR_TERMS", args.clear_terms),
+        (topics, "BESIDE", args.beside),
+    ):
+        if value is not None:
+            setattr(module, name, value)
     _, encoder, answerer = system(args.config)
     if args.timing:
         _timing(
@@ -182,7 +186,7 @@ def main() -> None:
             answerer,
             encoder,
             args.timing,
-            lambda rec: assign_themes(rec, encoder, threshold),
+            lambda rec: assign_themes(rec, encoder),
         )
         return
     summary = []
@@ -196,7 +200,7 @@ def main() -> None:
                     recorder,
                     answerer,
                     rows,
-                    lambda rec=recorder: assign_themes(rec, encoder, threshold),
+                    lambda rec=recorder: assign_themes(rec, encoder),
                     args.batch,
                 )
                 gaps = recorder.gaps()
@@ -217,8 +221,8 @@ def main() -> None:
             print()
         summary.append((path.name, len(gaps), found))
     print(
-        f"\nthreshold {threshold}, merge z {merging.MERGE_Z}, min gaps {merging.MIN_GAPS}, "
-        f"batch {args.batch or 'all'}"
+        f"\nmerge z {merging.MERGE_Z}, few {merging.FEW}, clear terms {merging.CLEAR_TERMS}, "
+        f"beside {topics.BESIDE}, batch {args.batch or 'all'}"
     )
     print(
         f"{'set':<24} {'gaps':>5} {'themes':>6} {'topics':>6} {'purity':>6} {'th/top':>6}"

@@ -7,10 +7,14 @@ RUTINBOT_REQUIRE_ALL=1 (as .ci/run sets), so nothing passes in CI by being skipp
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,3 +165,25 @@ def write_small_corpus(folder: Path) -> Path:
 def small_corpus(tmp_path) -> Path:
     """A tiny knowledge folder for tests that index from scratch."""
     return write_small_corpus(tmp_path / "knowledge")
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """`app` on a real uvicorn server on a free 127.0.0.1 port, in a thread: its base URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

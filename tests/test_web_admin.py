@@ -12,12 +12,11 @@ import os
 import re
 import select
 import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, write_small_corpus
+from conftest import make_settings, serving, write_small_corpus
 from fastapi.testclient import TestClient
 
 from bot.adapters.web.app import create_app
@@ -326,24 +325,8 @@ def test_an_oversized_upload_is_refused_in_swedish_and_nothing_is_saved(site, ad
 @pytest.fixture
 def served(site):
     """The same app on a real uvicorn server (127.0.0.1, a free port), in a thread."""
-    import uvicorn
-
-    app = site[0]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(site[0]) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _raw_upload(port: int, cookie: str, token: str, *, declared: int | None) -> tuple[bytes, int]:

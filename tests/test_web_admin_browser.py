@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 import time
 import zipfile
 
 import pytest
-from conftest import ROOT, make_settings, write_small_corpus
-from test_web_browser import _free_port, browser  # noqa: F401 (a fixture)
+from conftest import ROOT, make_settings, serving, write_small_corpus
+from test_web_browser import browser  # noqa: F401 (a fixture)
 
 from bot.adapters.web.app import create_app
 from bot.adapters.web.auth import hash_password
@@ -92,7 +91,6 @@ ROUTINE = minimal_docx(
 
 @pytest.fixture
 def admin_server(tmp_path, encoder):
-    import uvicorn
 
     from bot.answer.core import Answerer
     from bot.asking import AskService
@@ -110,25 +108,16 @@ def admin_server(tmp_path, encoder):
     app = create_app(settings, users=users, roles=dict(ACCOUNTS))
     app.dependency_overrides[get_store] = lambda: store
     app.dependency_overrides[get_ask_service] = lambda: service
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", app, settings
+        with serving(app) as url:
+            yield url, app, settings
+            admin = app.state.admin
+            deadline = time.monotonic() + REINDEX_WAIT / 1000
+            while admin is not None and admin.status().state == JobState.RUNNING:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
     finally:
-        admin = app.state.admin
-        deadline = time.monotonic() + REINDEX_WAIT / 1000
-        while admin is not None and admin.status().state == JobState.RUNNING:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        uv.should_exit = True
-        thread.join(timeout=10)
         outbox.close()
         store.close()
 

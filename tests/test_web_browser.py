@@ -10,13 +10,10 @@ import csv
 import importlib.util
 import io
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_settings, require
+from conftest import ROOT, make_settings, require, serving
 
 from bot.adapters.web.app import create_app
 from bot.adapters.web.auth import hash_password
@@ -45,17 +42,9 @@ UNANSWERED = Answer("x", False, 0.12, (NEAR,), "idx1")
 ANSWERED = Answer("x", True, 0.9, (NEAR,), "idx1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     """The page on a free 127.0.0.1 port, in a thread; yields its base URL and the store."""
-    import uvicorn
-
     store = SqlRecorder(f"sqlite:///{tmp_path / 'gaps.db'}", key_file=tmp_path / "key")
     theme = store.add_theme(THEME)
     ids = [
@@ -68,20 +57,10 @@ def server(tmp_path):
     settings = make_settings(tmp_path)
     app = create_app(settings, users={"anna": hash_password(PASSWORD)})
     app.dependency_overrides[get_store] = lambda: store
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store, theme
+        with serving(app) as url:
+            yield url, store, theme
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         store.close()
 
 

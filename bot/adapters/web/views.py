@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.clock import SWEDISH_TIME
 from bot.gaps.tables import THEME_STATUS_SV
 
 if TYPE_CHECKING:
@@ -27,16 +27,6 @@ TREND_WEEKS = 4
 # Chart geometry, in SVG user units (the SVG scales to the width of the screen).
 CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM = 640, 220, 28, 36
 TREND_W, TREND_H = 52, 18
-
-
-def _swedish_time() -> tzinfo:
-    try:
-        return ZoneInfo("Europe/Stockholm")
-    except ZoneInfoNotFoundError:  # no time-zone database on the machine: say it is UTC
-        return UTC
-
-
-SWEDISH_TIME = _swedish_time()
 
 
 def local(moment: datetime | None) -> str:
