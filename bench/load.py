@@ -67,7 +67,9 @@ class Asked:
 
 def questions(count: int) -> list[tuple[str, bool]]:
     """`count` (text, must be refused) pairs: the question sets cycled, with refusals mixed in."""
-    pool = [q.question for path in (DEV, *HELDOUT_SETS) for q in load_questions(path)]
+    # The dev set lives beside the project (../shared), not in it: used when it is there.
+    sets = [path for path in (DEV, *HELDOUT_SETS) if path.exists()]
+    pool = [q.question for path in sets for q in load_questions(path)]
     cycle = itertools.cycle(pool)
     refusals = itertools.cycle(REFUSALS)
     return [
