@@ -520,6 +520,8 @@ def test_a_send_beyond_the_read_timeout_is_not_sent_twice(api, tg):
     )
     settle(1.0)
     assert len(_helps(api, user)) == 1
+    # The help did arrive: no "Något gick fel" after it.
+    assert not [c for c in api.sent(user) if "Något gick fel" in c.params.get("text", "")]
 
 
 def test_a_poll_beyond_the_read_timeout_is_repeated_and_no_update_is_lost(api, tg):

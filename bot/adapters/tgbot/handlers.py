@@ -436,6 +436,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         else:
             log.error("error outside an update", exc_info=error)
         return
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        # Telegram timed out or could not be reached while the answer was sent: the answer
+        # may well have arrived (a timed-out send is often delivered), and an apology would
+        # meet the same network. Say nothing rather than "something went wrong".
+        log.warning(
+            "update %s: Telegram not reachable while answering (%s)",
+            update.update_id,
+            type(error).__name__,
+        )
+        return
     if isinstance(error, QuestionError):
         log.info("update %s: question refused: %s", update.update_id, error)
     elif isinstance(error, RutinbotError):
