@@ -1,7 +1,7 @@
 """Knowledge-gap themes from labelled questions, with their purity, for a person to judge.
 
     python bench/themes.py [--questions bench/theme_questions.jsonl ../shared/eval/dev.jsonl ...]
-                           [--merge-z 1.6] [--few 20] [--clear-terms 0.5] [--beside 0.5]
+                           [--merge-z 1.7] [--few 20] [--clear-terms 0.5] [--beside 0.5]
                            [--batch N] [--show] [--timing 500]
 
 Each question set runs on its own through the recording path as the bot sends it: answered by

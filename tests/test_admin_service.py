@@ -332,6 +332,23 @@ def test_documents_join_the_folder_with_the_index(service, settings, encoder):
     assert [n for n, _ in plan.unreadable] == ["trasig.pdf"] and plan.unchanged == 2
 
 
+def test_check_tells_an_unreadable_file_from_one_changed_since_by_content(
+    service, settings, encoder
+):
+    from bot.search.indexer import build_index
+
+    folder = settings.paths.knowledge
+    (folder / "trasig.pdf").write_bytes(b"%PDF-1.4 not really")
+    build_index(settings, encoder)
+    assert [n for n, _ in service.check().unreadable] == ["trasig.pdf"]
+
+    # Changed within the second the index was built in: a time to the second can't tell.
+    (folder / "trasig.pdf").write_bytes(b"%PDF-1.4 still not, but other bytes")
+    plan = service.check()
+
+    assert plan.new == ("trasig.pdf",) and plan.unreadable == ()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def audit_url(request, tmp_path):
     if request.param == "sqlite":

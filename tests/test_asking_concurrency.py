@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import test_gaps_store as store_tests
 
+from bot.gaps import merging
+from bot.gaps.merging import question_vectors
 from bot.gaps.store import SqlRecorder
-from bot.gaps.themes import assign_themes, question_vectors
+from bot.gaps.themes import assign_themes
 
 pg_database = store_tests.pg_database
 db_url = store_tests.db_url
@@ -106,3 +108,34 @@ def test_vectors_are_stored_once_and_remade_for_another_encoder(recorder, encode
     assert question_vectors(recorder, Other(), gaps).shape == (3, 4)
     question_vectors(recorder, Other(), gaps)
     assert Other.calls == 1  # the second time, read back
+
+
+def test_a_grouping_run_encodes_only_the_new_questions_whole_text(recorder, encoder, monkeypatch):
+    """Grouping uses the stored whole-question vectors: a later run, even after a restart (the
+    in-memory vectors gone), encodes the new question's text once and no earlier question's
+    text again, and scores pairs as freshly encoded vectors would."""
+
+    seen: list[str] = []
+
+    class Counting:
+        name = encoder.name
+
+        def queries(self, texts):
+            seen.extend(texts)
+            return encoder.queries(texts)
+
+    first = [recorder.record_question("t", "1", q, store_tests.UNANSWERED) for q in TOPICS[:3]]
+    assign_themes(recorder, Counting())
+    assert set(recorder.question_vectors(first, encoder.name)) == set(first)
+    seen.clear()
+    monkeypatch.setattr(merging, "_CACHE", merging._VectorCache())  # a restart
+    recorder.record_question("t", "1", TOPICS[3], store_tests.UNANSWERED)
+    assign_themes(recorder, Counting())
+    assert seen.count(TOPICS[3]) == 1
+    assert not set(TOPICS[:3]) & set(seen)
+    gaps = recorder.gaps()
+    assert all(g.theme_id is not None for g in gaps)
+    stored = merging.question_vectors(recorder, encoder, gaps)
+    assert np.allclose(
+        merging.merge_scores(encoder, gaps, whole=stored), merging.merge_scores(encoder, gaps)
+    )

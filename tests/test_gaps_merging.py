@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import test_gaps_store as store_tests
 
-from bot.gaps.merging import AUTO_ACTOR, link, merge_scores
+from bot.gaps.merging import AUTO_ACTOR, CLEAR_TERMS, link, merge_scores
 from bot.gaps.themes import EXAMPLE_SEP, assign_themes, move_question
+from bot.gaps.topics import respelled, soft_term_rows, term_weights, topic_text
 
 UNANSWERED = store_tests.UNANSWERED
 
@@ -217,3 +218,32 @@ def test_the_first_two_gaps_join_only_on_clearly_shared_terms(recorder, encoder)
     assign_themes(recorder, encoder)
     assert theme_of(recorder, again) == theme_of(recorder, first)
     assert merge_scores(encoder, recorder.gaps()[:2], clear=0).max() == 0.0
+
+
+def test_words_typed_without_aao_count_as_the_same_words():
+    """Staff often type without å/ä/ö: such a word gets them back where general Swedish writes
+    it so far more often, so "fardtjanst" and "färdtjänst" are one term; a word that is common
+    as typed ("bor", lives) stays."""
+    assert respelled("Har hon rätt till fardtjanst nar hon bor i Umea?") == (
+        "Har hon rätt till färdtjänst när hon bor i Umeå?"
+    )
+    questions = ["fardtjanst regler for barn", "färdtjänst regler för barn", "god man hur?"]
+    rows = soft_term_rows(questions, term_weights(questions))
+    same = sum(w * rows[1].get(k, 0.0) for k, w in rows[0].items())
+    assert same == pytest.approx(1.0)
+
+
+def test_a_municipality_is_wrapper_not_topic():
+    """Where the client lives says nothing about what the question asks: the place names
+    bot/names.py knows are no topic words, so two topics asked from one town share none."""
+    questions = [
+        "klienten bor i Nyköping och undrar om skuldsanering",
+        "klienten bor i Nyköping och undrar om färdtjänst",
+        "underhållsstöd hur?",
+    ]
+    terms = term_weights(questions)
+    assert not any("nyköping" in stem for vector in terms.vectors for stem in vector)
+    assert "Nyköping" not in topic_text(questions[0], terms.idf)
+    assert "skuldsanering" in topic_text(questions[0], terms.idf)
+    rows = soft_term_rows(questions, terms)
+    assert sum(w * rows[1].get(k, 0.0) for k, w in rows[0].items()) < CLEAR_TERMS

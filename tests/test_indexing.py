@@ -13,6 +13,7 @@ from conftest import make_settings
 from bot.answer.core import Answerer
 from bot.config import Settings
 from bot.errors import IndexMismatchError, IndexMissingError, RutinbotError
+from bot.ingest.files import content_sha256, in_folder
 from bot.search import store
 from bot.search.encoders import encoder_name
 from bot.search.indexer import BuildReport, build_index
@@ -241,7 +242,11 @@ def test_bad_document_is_reported_by_name_and_the_rest_indexed(
     assert reason in why
     assert report.documents == 2
     manifest, chunks = current(settings)
-    assert manifest.skipped == ({"path": name, "reason": why},)
+    entry = {"path": name, "reason": why}
+    if not name.endswith(".png"):  # a file that was read: its hash, so `index --check` can
+        # tell it unchanged and still unreadable (a type never read is told by its name)
+        entry["sha256"] = content_sha256(in_folder(small_corpus / name, small_corpus))
+    assert manifest.skipped == (entry,)
     assert name not in {c.document for c in chunks}
     assert "anhorigstod.txt" in cited_documents(settings, encoder, "Vad gör ett anhörigombud?")
 

@@ -7,8 +7,11 @@ asks about are put on the scale of their own spread in the data (how far a pair 
 median pair, in standard deviations of all pairs), so the threshold is relative to how alike
 the recorded questions are, not a cosine tuned to one set:
 
-- the embedding of the question's topic words (topics.topic_text: placeholders and the words
-  the gaps have shown to be wrapper left out), with what all gap questions share taken out;
+- the embedding of what it asks: the mean of two views, its topic words (topics.topic_text:
+  placeholders, place names and the words the gaps have shown to be wrapper left out) and the
+  whole question without placeholders (topics.topical_text, stored once per question), each
+  with what all gap questions share taken out (small e5 models put every question close to
+  every other: the common direction is "a question", not a topic);
 - its nearest passages: two questions the documents came close to answering from the same
   section likely ask about the same thing. Counted in proportion to the answers' confidence,
   since a question far from every document gets passages that say nothing about it.
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from bot.gaps.topics import TermWeights, soft_term_rows, term_weights, topic_text
+from bot.gaps.topics import TermWeights, soft_term_rows, term_weights, topic_text, topical_text
 
 if TYPE_CHECKING:
     from bot.gaps.store import Gap, SqlRecorder, ThemeInfo
@@ -47,9 +50,10 @@ if TYPE_CHECKING:
 AUTO_ACTOR = "rutinbot"  # who the history says merged themes automatically
 # Two groups merge while their questions are on average this many standard deviations above the
 # median pair, times (1 + FEW / gaps). Chosen on bench/themes.py by the worst set, grouped at
-# once and one question at a time: purity stays >= 0.9 on every set from 1.6 up (1.5 mixed
-# heldout3's neighbouring subjects one question at a time); higher only splits topics further.
-MERGE_Z = 1.6
+# once and one question at a time: from 1.7 up purity is >= 0.947 on every set (1.6 let early
+# merges, with few gaps, mix dev's topics one question at a time: 0.921); higher only splits
+# topics further.
+MERGE_Z = 1.7
 FEW = 20  # gaps' worth of doubt about the spread: 40 gaps need 1.5 x MERGE_Z, 500 need 1.04 x
 # Two questions whose specific terms overlap this much ask about the same thing at any count
 # ("färdtjänst ansökan regler", "färdtjänst regler barn": 0.42). On the bench sets it changes
@@ -127,12 +131,41 @@ def topic_vectors(encoder: Encoder, questions: list[str], idf: dict[str, float])
     return _CACHE.vectors(encoder, [topic_text(q, idf) for q in questions])
 
 
-def _embedded(encoder: Encoder, questions: list[str], terms: TermWeights) -> np.ndarray:
-    vectors = topic_vectors(encoder, questions, terms.idf).astype(np.float64)
-    empty = _CACHE.vectors(encoder, [""])[0].astype(np.float64)
+def question_vectors(store: SqlRecorder, encoder: Encoder, gaps: list[Gap]) -> np.ndarray:
+    """The gaps' whole-question vectors (topics.topical_text), one row each: stored ones the same
+    encoder made, the rest encoded now and stored, so a question is encoded once per encoder."""
+    if not gaps:
+        return np.zeros((0, 0), dtype=np.float32)
+    stored = store.question_vectors([g.record_id for g in gaps], encoder.name)
+    missing = [g for g in gaps if g.record_id not in stored]
+    if missing:
+        texts = [topical_text(g.question) for g in missing]
+        fresh = np.asarray(encoder.queries(texts), dtype=np.float32)
+        new = {g.record_id: v.tobytes() for g, v in zip(missing, fresh, strict=True)}
+        store.store_vectors(new, encoder.name)
+        stored = {**stored, **new}
+    return np.stack([np.frombuffer(stored[g.record_id], dtype=np.float32) for g in gaps])
+
+
+def _centred(vectors: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Unit rows of what each vector has beyond the mean of all (and PRIOR empty questions)."""
+    vectors = vectors.astype(np.float64)
     rest = vectors - (vectors.sum(axis=0) + PRIOR * empty) / (len(vectors) + PRIOR)
-    rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-9)
-    return rest @ rest.T
+    return rest / np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-9)
+
+
+def _embedded(
+    encoder: Encoder, questions: list[str], terms: TermWeights, whole: np.ndarray | None = None
+) -> np.ndarray:
+    """Cosines of the mean of the centred topic-word and whole-question vectors: the topic
+    words keep a wrapper out, the whole question keeps what the words alone lose ("kan hon få
+    en ramp till entrén betald?" asks about more than "ramp entrén")."""
+    if whole is None:
+        whole = _CACHE.vectors(encoder, [topical_text(q) for q in questions])
+    empty = _CACHE.vectors(encoder, [""])[0].astype(np.float64)
+    mean = _centred(topic_vectors(encoder, questions, terms.idf), empty) + _centred(whole, empty)
+    mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
+    return mean @ mean.T
 
 
 def _passages(gaps: list[Gap]) -> tuple[np.ndarray, np.ndarray]:
@@ -159,19 +192,28 @@ def _passages(gaps: list[Gap]) -> tuple[np.ndarray, np.ndarray]:
     return _on_spread(_cosines(rows, n), "mean"), trust
 
 
-def similarities(encoder: Encoder, gaps: list[Gap], terms: TermWeights | None = None) -> np.ndarray:
+def similarities(
+    encoder: Encoder,
+    gaps: list[Gap],
+    terms: TermWeights | None = None,
+    whole: np.ndarray | None = None,
+) -> np.ndarray:
     """How alike each two gap questions are in what they ask about, on the data's own scale
     (0: a median pair; 1: one standard deviation above it): the mean of the embedding view and
-    of the passage view as far as it is trusted."""
+    of the passage view as far as it is trusted. `whole`: the gaps' question_vectors, if stored."""
     questions = [g.question for g in gaps]
     terms = term_weights(questions) if terms is None else terms
-    embedded = _on_spread(_embedded(encoder, questions, terms))
+    embedded = _on_spread(_embedded(encoder, questions, terms, whole))
     passages, trust = _passages(gaps)
     return (embedded + trust * passages) / (1.0 + trust)
 
 
 def merge_scores(
-    encoder: Encoder, gaps: list[Gap], merge_z: float | None = None, clear: float | None = None
+    encoder: Encoder,
+    gaps: list[Gap],
+    merge_z: float | None = None,
+    clear: float | None = None,
+    whole: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of gaps, how alike they are as a share of what it takes to merge (1: enough):
     their similarity over the threshold for this many gaps, or their specific terms' overlap
@@ -181,7 +223,7 @@ def merge_scores(
     n = len(gaps)
     questions = [g.question for g in gaps]
     terms = term_weights(questions)
-    relative = similarities(encoder, gaps, terms) / (merge_z * (1.0 + FEW / max(n, 1)))
+    relative = similarities(encoder, gaps, terms, whole) / (merge_z * (1.0 + FEW / max(n, 1)))
     if clear <= 0:
         return relative
     overlap = _cosines(soft_term_rows(questions, terms), n)
@@ -259,7 +301,11 @@ def link_themes(
     fixed = [reviewed(store, t) for t in themes] + [False] * len(loose)
     merges: list[Merge] = []
     touched: set[int] = set()
-    for cluster in link(merge_scores(encoder, gaps, merge_z), groups, fixed, 1.0):
+    # The whole questions' vectors are stored (each question is encoded once per encoder); the
+    # topic words' are not, as what is wrapper changes as gaps come in (kept in memory instead).
+    whole = question_vectors(store, encoder, gaps)
+    scores = merge_scores(encoder, gaps, merge_z, whole=whole)
+    for cluster in link(scores, groups, fixed, 1.0):
         old = [g for g in cluster if g < first_new]
         new = [gaps[groups[g][0]] for g in cluster if g >= first_new]
         if old:

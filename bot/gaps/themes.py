@@ -11,29 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.gaps.merging import link_themes, topic_vectors
-from bot.gaps.topics import term_weights, topic_label, topical_text
+from bot.gaps.topics import term_weights, topic_label
 
 if TYPE_CHECKING:
     from bot.gaps.store import Gap, SqlRecorder
     from bot.search.encoders import Encoder
 
 EXAMPLE_SEP = " — "  # between a theme's label and its example question
-
-
-def question_vectors(store: SqlRecorder, encoder: Encoder, gaps: list[Gap]) -> np.ndarray:
-    """The gaps' topical vectors (placeholders removed), one row each: stored ones the same
-    encoder made, the rest encoded now and stored, so a question is encoded once per encoder."""
-    if not gaps:
-        return np.zeros((0, 0), dtype=np.float32)
-    stored = store.question_vectors([g.record_id for g in gaps], encoder.name)
-    missing = [g for g in gaps if g.record_id not in stored]
-    if missing:
-        texts = [topical_text(g.question) for g in missing]
-        fresh = np.asarray(encoder.queries(texts), dtype=np.float32)
-        new = {g.record_id: v.tobytes() for g, v in zip(missing, fresh, strict=True)}
-        store.store_vectors(new, encoder.name)
-        stored = {**stored, **new}
-    return np.stack([np.frombuffer(stored[g.record_id], dtype=np.float32) for g in gaps])
 
 
 def central_index(vectors: np.ndarray) -> int:
@@ -90,7 +74,6 @@ def _assign(store: SqlRecorder, encoder: Encoder, merge_z: float | None) -> int:
         return 0
     themes = store.themes("open")
     members = {t.id: store.gaps(theme_id=t.id) for t in themes}
-    question_vectors(store, encoder, loose)  # each question's vector is stored once
     # What is wrapper and what is topic is learnt from all the gaps being grouped, so the
     # similarities are recomputed on every run; ids and memberships never are.
     idf = term_weights(

@@ -6,9 +6,10 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
-from bot.answer.terms import word_weight
+from bot.answer.terms import word_weight, zipf_table
+from bot.names import places
 
 # The redaction placeholders (bot/privacy.py): they stand for a person, never for a topic.
 PLACEHOLDER = re.compile(r"\[(?:NAMN|PERSONNUMMER|TELEFON|EPOST|ADRESS)\]")
@@ -16,6 +17,9 @@ LABEL_TERMS = 3
 SPECIFIC_SHARE = 0.4  # of the best word's score, for a word to be in the label
 SAMPLE = 40  # questions per word looked at to tell phrasing from topic
 BESIDE = 0.5  # weight of a word next to a placeholder, relative to its weight elsewhere
+# A word typed without å/ä/ö gets them back when general Swedish writes it so this much more
+# often (in Zipf: 1.5 is 30 times): "nar" -> "när", "fardtjanst" -> "färdtjänst", not "bor".
+RESPELL_MARGIN = 1.5
 
 
 @cache
@@ -26,19 +30,56 @@ def _tokenizer():
     return SwedishTokenizer()
 
 
+_FOLD = str.maketrans("åäöéÅÄÖÉ", "aaoeAAOE")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@cache
+def _accented() -> dict[str, tuple[str, float]]:
+    """Folded spelling -> the commonest word with å/ä/ö/é that folds to it, and its Zipf."""
+    best: dict[str, tuple[str, float]] = {}
+    for word, zipf in zipf_table().items():
+        key = word.translate(_FOLD)
+        if key != word and zipf > best.get(key, ("", 0.0))[1]:
+            best[key] = (word, zipf)
+    return best
+
+
+@lru_cache(maxsize=50_000)
+def _respelled_word(word: str) -> str:
+    if len(word) > 1 and word.isupper():  # an abbreviation ("KOL", "FK") or a placeholder
+        return word
+    lower = word.lower()
+    accented, zipf = _accented().get(lower, ("", 0.0))
+    if not accented or zipf < zipf_table().get(lower, 0.0) + RESPELL_MARGIN:
+        return word
+    return accented.capitalize() if word[:1].isupper() else accented
+
+
+def respelled(text: str) -> str:
+    """The text with words typed without å/ä/ö given them back where general Swedish writes
+    them so far more often ("fardtjanst nar" -> "färdtjänst när"): staff often type without
+    them, and neither the stemmer nor the encoder would match the two spellings."""
+    return _WORD.sub(lambda m: _respelled_word(m.group()), text)
+
+
 def topical_text(question: str) -> str:
-    """The redacted question without its placeholders: what gets embedded for grouping."""
-    return re.sub(r"\s+", " ", PLACEHOLDER.sub(" ", question)).strip() or question
+    """The redacted question without its placeholders (and with its å/ä/ö, `respelled`):
+    what gets embedded for grouping."""
+    text = respelled(question)
+    return re.sub(r"\s+", " ", PLACEHOLDER.sub(" ", text)).strip() or text
 
 
 def _words(question: str) -> list[tuple[str, str]]:
-    """(surface word, stem) per content word; numbers say nothing about the topic."""
+    """(surface word, stem) per content word; numbers and place names (the municipalities,
+    counties and countries bot/names.py knows) say nothing about the topic: where the client
+    lives is part of the wrapper."""
     tok = _tokenizer()
     text = topical_text(question)
     return [
         (word, parts[0])
         for word, parts in zip(tok.words(text), tok.word_tokens(text), strict=True)
-        if parts and not word.isdigit()
+        if parts and not word.isdigit() and word.lower() not in places()
     ]
 
 
@@ -48,7 +89,7 @@ def beside_placeholders(question: str) -> set[str]:
     [EPOST]", "en klient, [NAMN]"), seldom what the question asks; learnt from where the
     redaction put its placeholders, not from a list of phrases."""
     tok = _tokenizer()
-    pieces = PLACEHOLDER.split(question)
+    pieces = PLACEHOLDER.split(respelled(question))
     near: set[str] = set()
     for k, piece in enumerate(pieces):
         words = [w for w in tok.words(piece) if not w.isdigit()]

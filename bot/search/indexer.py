@@ -415,6 +415,7 @@ def build_index(
     started = time.monotonic()
     root = settings.paths.index
     report = BuildReport()
+    skipped_sha: dict[str, str] = {}  # a document that could not be read: its content hash
     with _build_lock(root):
         report.cleared = store.clear_leftovers(root)
         if report.cleared:
@@ -440,6 +441,7 @@ def build_index(
             if path.suffix.lower() not in SUPPORTED:
                 report.skipped.append((rel, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
+            sha = None
             try:
                 sha = _sha256(path)
                 old = prev_docs.get(rel)
@@ -451,6 +453,8 @@ def build_index(
                     (report.added if old is None else report.replaced).append(rel)
             except DocumentError as err:
                 report.skipped.append((rel, str(err)))
+                if sha is not None:  # so `index --check` knows it unchanged, and unreadable
+                    skipped_sha[rel] = sha
                 log.warning("skipped %s", err)
                 continue
             except OSError as err:
@@ -512,7 +516,11 @@ def build_index(
                 built_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 chunking=chunking,
                 documents=tuple(docs),
-                skipped=tuple({"path": p, "reason": r} for p, r in report.skipped),
+                skipped=tuple(
+                    {"path": p, "reason": r}
+                    | ({"sha256": skipped_sha[p]} if p in skipped_sha else {})
+                    for p, r in report.skipped
+                ),
             )
             store.write_index(build, manifest, chunks, windows, sentences)
             report.folder = store.publish(root, build)
@@ -537,6 +545,7 @@ def plan_changes(settings: Settings) -> IndexPlan:
     folder = store.current_dir(settings.paths.index)
     documents: dict[str, str] = {}
     skipped: dict[str, str] = {}
+    skipped_sha: dict[str, object] = {}
     built: float | None = None
     if folder is not None:
         try:
@@ -546,6 +555,7 @@ def plan_changes(settings: Settings) -> IndexPlan:
         if manifest is not None:
             documents = {d.path: d.sha256 for d in manifest.documents}
             skipped = {str(s.get("path")): str(s.get("reason")) for s in manifest.skipped}
+            skipped_sha = {str(s.get("path")): s.get("sha256") for s in manifest.skipped}
             try:
                 built = datetime.fromisoformat(manifest.built_at).timestamp()
             except ValueError:
@@ -576,7 +586,9 @@ def plan_changes(settings: Settings) -> IndexPlan:
                 unchanged += 1
             else:
                 changed.append(rel)
-        elif rel in skipped and built is not None and modified < built:
+        elif rel in skipped and _unchanged_since_skipped(
+            skipped_sha.get(rel), sha, modified, built
+        ):
             unreadable.append((rel, skipped[rel]))
         else:
             new.append(rel)
@@ -587,3 +599,13 @@ def plan_changes(settings: Settings) -> IndexPlan:
         unreadable=tuple(sorted(unreadable)),
         unchanged=unchanged,
     )
+
+
+def _unchanged_since_skipped(
+    recorded: object, sha: str, modified: float, built: float | None
+) -> bool:
+    """Whether a file the last index skipped is the same file now: by its content when the
+    manifest recorded it, else (an index built before it did) by its time, to the second."""
+    if isinstance(recorded, str):
+        return recorded == sha
+    return built is not None and modified < built

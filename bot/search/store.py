@@ -80,7 +80,7 @@ class Manifest:
     built_at: str
     chunking: dict
     documents: tuple[DocumentRecord, ...]
-    skipped: tuple[dict, ...] = ()  # files that could not be read: {"path", "reason"}
+    skipped: tuple[dict, ...] = ()  # files not read: {"path", "reason", "sha256" if hashed}
     files: tuple[FileRecord, ...] = ()  # every file of the folder but the manifest itself
 
     def to_json(self) -> dict:
