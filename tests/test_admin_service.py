@@ -240,6 +240,23 @@ def test_restore_refuses_when_the_name_was_taken_since(service, settings):
     assert [e.id for e in service.trash()] == [entry.id]
 
 
+def test_restore_never_goes_through_a_folder_that_became_a_link(service, settings, tmp_path):
+    folder = settings.paths.knowledge
+    (folder / "avdelning").mkdir()
+    (folder / "avdelning" / "rutin.txt").write_bytes(FACT)
+    entry = service.remove(ANNA, "avdelning/rutin.txt")
+    outside = tmp_path / "utanfor"
+    outside.mkdir()
+    (folder / "avdelning").rmdir()
+    (folder / "avdelning").symlink_to(outside)  # swapped for a link out since the removal
+
+    with pytest.raises(UnknownDocumentError):
+        service.restore(ANNA, entry.id)
+
+    assert list(outside.iterdir()) == []
+    assert [e.id for e in service.trash()] == [entry.id]  # still there to restore later
+
+
 @pytest.mark.parametrize("bad", ["../../etc", "nope", "20261101T120000-zzzzzzzz", ""])
 def test_unknown_names_and_trash_ids_are_refused(service, bad):
     with pytest.raises(UnknownDocumentError):

@@ -103,12 +103,26 @@ def take(data: Path, knowledge: Path, trash_id: str) -> str:
                 "på det först.",
                 entry.name,
             )
+    _no_link_on_the_way(knowledge, parts[:-1], trash_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     if os.path.lexists(stored_side):
         shutil.move(stored_side, side)
     shutil.move(stored, target)
     shutil.rmtree(where, ignore_errors=True)
     return entry.name
+
+
+def _no_link_on_the_way(knowledge: Path, folders: list[str], trash_id: str) -> None:
+    """A document goes back only into real folders of the knowledge folder: never through a
+    folder that has become a link (it might lead out) since it was removed."""
+    where = knowledge
+    for part in folders:
+        where = where / part
+        if os.path.islink(where) or (os.path.lexists(where) and not where.is_dir()):
+            raise UnknownDocumentError(
+                f"trash entry {trash_id}: folder {part!r} is now a link or a file; not restored",
+                f"Mappen {part} är inte längre en vanlig mapp; dokumentet lades inte tillbaka.",
+            )
 
 
 def entries(data: Path) -> list[TrashEntry]:
