@@ -221,6 +221,21 @@ def test_changed_sidecar_title_is_a_changed_document(built, encoder, small_corpu
     assert (record.title, record.date) == ("Riktlinje för anhörigstöd", "2023-05-10")
 
 
+def test_a_word_split_by_an_invisible_character_is_found_by_the_plain_word(
+    settings, encoder, small_corpus
+):
+    """PDFs leave soft hyphens inside hyphenated words and web pages zero-width spaces: the
+    text is indexed without them, so the plain word matches (lexically and in the quote)."""
+    text = "Rutin för nyckelhantering\n\nNyckel\u00adskåpet på enhet Lön\u200bnen öppnas med kod."
+    (small_corpus / "nycklar.md").write_text(text, encoding="utf-8")
+    build_index(settings, encoder)
+
+    answer = Answerer(settings, encoder).answer("Hur öppnas nyckelskåpet på enhet Lönnen?")
+
+    assert answer.citations[0].document == "nycklar.md"
+    assert "Nyckelskåpet på enhet Lönnen" in answer.citations[0].text
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

@@ -85,6 +85,7 @@ def expected_questions(stdin: bytes) -> list[str]:
 )
 @given(st.lists(line, max_size=6), st.booleans())
 @example([b"\xff\xfe", b"", "vad gör ett anhörigombud?\r".encode()], False)
+@example([b"0\xc2\xad"], False)  # a soft hyphen: removed like every invisible character
 def test_a_json_batch_writes_one_object_per_input_line_in_order(config, lines, final_newline):
     stdin = b"\n".join(lines) + (b"\n" if final_newline else b"")
     result = CliRunner().invoke(cli, ["--config", str(config), "ask", "--json"], input=stdin)

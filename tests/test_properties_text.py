@@ -18,15 +18,19 @@ SLOW = settings(max_examples=60, deadline=None, database=None)
 
 # What clean_text promises (its docstring and comments): no C0 control but newline and tab, no
 # DEL or C1 control, no bidi embedding, override or isolate, no lone surrogate; every other
-# character kept in order; CR LF, CR, VT, FF, NEL, LS and PS each become one newline.
+# character kept in order; CR LF, CR, VT, FF, NEL, LS and PS each become one newline; no
+# invisible character that splits a word (soft hyphen, zero-width space and joiners, word
+# joiner, byte-order mark).
 BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+INVISIBLE = set("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 LINE_BREAKS = set("\r\x0b\x0c\x85\u2028\u2029")
 
 
 def removed(ch: str) -> bool:
     cp = ord(ch)
     control = cp < 0x20 or 0x7F <= cp <= 0x9F
-    return (control and ch not in "\n\t") or ch in BIDI or 0xD800 <= cp <= 0xDFFF
+    surrogate = 0xD800 <= cp <= 0xDFFF
+    return (control and ch not in "\n\t") or ch in BIDI or ch in INVISIBLE or surrogate
 
 
 def line_breaks(text: str) -> int:
@@ -36,7 +40,9 @@ def line_breaks(text: str) -> int:
 # Text rich in what the cleaner handles: every control, bidi mark, line break and surrogate.
 hostile_char = st.one_of(
     st.characters(exclude_categories=()),  # anything, lone surrogates included
-    st.sampled_from([*sorted(BIDI | LINE_BREAKS), "\x1b", "\x00", "\x9b", "\t", "\n", "\ud83d"]),
+    st.sampled_from(
+        [*sorted(BIDI | LINE_BREAKS | INVISIBLE), "\x1b", "\x00", "\x9b", "\t", "\n", "\ud83d"]
+    ),
 )
 hostile_text = st.text(hostile_char, max_size=80)
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Bump when reading, cleaning or chunking changes what a document turns into: documents whose
 # content hash is unchanged are otherwise taken from the previous index as they were.
-PIPELINE_VERSION = 5  # 5: PDF running headers found by repetition (clean.py)
+PIPELINE_VERSION = 6  # 6: invisible characters inside words removed (safetext.py)
 
 
 @dataclass
