@@ -26,6 +26,27 @@ SAMPLE = ROOT / "knowledge"
 REQUIRE_ALL = os.environ.get("RUTINBOT_REQUIRE_ALL") == "1"
 
 
+# The PostgreSQL server the tests use (trust auth); RUTINBOT_TEST_PG_URL points elsewhere.
+PG_URL = os.environ.get("RUTINBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_reachable() -> bool:
+    """Whether PG_URL's server answers (the tests that need it `require` it)."""
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        return False
+    url = make_url(PG_URL)
+    try:
+        psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname=url.database, connect_timeout=3
+        ).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
 def require(available: bool, reason: str) -> None:
     """Skip when something optional is missing; fail when CI requires everything."""
     if available:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from conftest import require
+from conftest import PG_URL, pg_reachable, require
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
@@ -31,7 +31,6 @@ from bot.gaps.store import SqlRecorder
 from bot.gaps.tables import Feedback, Question
 from bot.models import Answer, Citation
 
-PG_URL = os.environ.get("RUTINBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ANSWER = Answer(
     "x",
     True,
@@ -122,25 +121,10 @@ class Fault:
     direct_url: str  # the same database without the fault, for checking what was written
 
 
-def _pg_reachable() -> bool:
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    url = make_url(PG_URL)
-    try:
-        psycopg.connect(
-            host=url.host, port=url.port, user=url.username, dbname=url.database, connect_timeout=3
-        ).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database, dropped after the test."""
-    require(_pg_reachable(), "PostgreSQL not reachable at 127.0.0.1:5432")
+    require(pg_reachable(), "PostgreSQL not reachable at 127.0.0.1:5432")
     name = f"rutinbot_faults_{os.getpid()}_{secrets.token_hex(4)}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

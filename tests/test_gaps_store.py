@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import make_settings, require
+from conftest import PG_URL, make_settings, pg_reachable, require
 from sqlalchemy.engine import make_url
 
 from bot.gaps.migrate import current, head, upgrade
@@ -22,7 +22,6 @@ from bot.gaps.tables import TABLES
 from bot.models import Answer, Citation
 from bot.privacy import REDACTED_PNR
 
-PG_URL = os.environ.get("RUTINBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ANSWERED = Answer(
     "x",
     True,
@@ -33,25 +32,10 @@ ANSWERED = Answer(
 UNANSWERED = Answer("x", False, 0.12, (), "idx1")
 
 
-def _pg_reachable() -> bool:
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    url = make_url(PG_URL)
-    try:
-        psycopg.connect(
-            host=url.host, port=url.port, user=url.username, dbname=url.database, connect_timeout=3
-        ).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def pg_database():
     """A uniquely named throwaway PostgreSQL database for this session, dropped after it."""
-    require(_pg_reachable(), "PostgreSQL not reachable at 127.0.0.1:5432")
+    require(pg_reachable(), "PostgreSQL not reachable at 127.0.0.1:5432")
     name = f"rutinbot_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

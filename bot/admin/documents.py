@@ -129,9 +129,9 @@ class AdminService:
                     d.date,
                     d.chunks,
                     DocState.REMOVED,
-                    owner=getattr(d, "owner", None),
-                    valid_from=getattr(d, "valid_from", None),
-                    valid_to=getattr(d, "valid_to", None),
+                    owner=d.owner,
+                    valid_from=d.valid_from,
+                    valid_to=d.valid_to,
                 )
             )
         return sorted(out, key=lambda d: d.name)
