@@ -155,6 +155,18 @@ def check_markup(markup: object) -> None:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
 
 
+async def _gone(request: web.Request, patience: float = 2.0) -> bool:
+    """Whether the bot has stopped waiting for this request. A client that timed out has closed
+    its connection, but a busy event loop may not have processed that yet: give it a moment."""
+    deadline = time.monotonic() + patience
+    while True:
+        if request.transport is None or request.transport.is_closing():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Call:
     """One request the bot made, with what the fake answered."""
@@ -445,7 +457,8 @@ class FakeBotAPI:
             delays = self._delays.get(method)
             if delays:
                 await asyncio.sleep(delays.pop(0))
-                unheard = request.transport is None or request.transport.is_closing()
+                request["delayed"] = True
+                unheard = await _gone(request)
             failures = self._failures.get(method)
             if failures:
                 raise failures.pop(0)
@@ -541,10 +554,9 @@ class FakeBotAPI:
         allowed = params.get("allowed_updates") or None
         deadline = time.monotonic() + timeout
         while True:
-            # A poll whose bot already gave up (a delayed one) is not the one to cut: the drop
-            # is for the next poll the bot is waiting on, whenever the delayed one arrived.
-            gone = request.transport is None or request.transport.is_closing()
-            if self._drop_polls and not gone:
+            # A delayed poll is not the one to cut: the drop is for the next poll the bot is
+            # waiting on, whenever the delayed one arrived.
+            if self._drop_polls and not request.get("delayed"):
                 self._drop_polls -= 1
                 request.transport.abort()  # the bot sees the connection drop mid-poll
                 self._record("getUpdates", params, 0, "connection dropped")
