@@ -1,22 +1,28 @@
 """Knowledge-gap themes from labelled questions, with their purity, for a person to judge.
 
     python bench/themes.py [--questions bench/theme_questions.jsonl ../shared/eval/dev.jsonl ...]
-                           [--merge-z 1.7] [--few 20] [--clear-terms 0.5] [--beside 0.5]
-                           [--batch N] [--show] [--timing 500]
+                           [--merge-z 1.7] [--attach 0.6] [--few 20] [--clear-terms 0.5]
+                           [--beside 0.5] [--batch N] [--show] [--timing 500]
 
 Each question set runs on its own through the recording path as the bot sends it: answered by
 the core, recorded (redacted, pseudonymised) in a throwaway SQLite store, and given 👎 when the
-answer's top three citations miss the gold passage (what staff would do) or 👍 when they hold it;
-a set without gold passages (theme_questions.jsonl: questions the documents do not answer) gives
-👎 to every answered question. The gaps are then grouped by `assign_themes` (new questions into
-themes, then the merge step), once at the end, or with --batch N after every N questions as
-the bot's background job does. Printed per set: themes, purity (the share of questions whose
-theme's commonest topic label is theirs), themes per topic (themes over topics, and how many
-themes a topic's questions spread over on average), beside the figures before the merge step;
-with --show, every theme: name, most central example, count and topics. --timing N records N
-gaps from all the sets in one store and times a grouping run over them: the first (every
-question new, nothing encoded yet), one more question in the same process, and one more after
-a restart (the topic vectors encoded again).
+answer's top three citations miss the gold passage (what staff would do) or 👍 when they hold
+it; a set without gold passages (theme_questions*.jsonl: questions the documents do not answer)
+gives 👎 to every answered question. The gaps are then grouped by `assign_themes` (new
+questions into themes, then the merge step), once at the end, or with --batch N after every N
+questions as the bot's background job does.
+
+Printed per set: themes, purity (the share of questions whose theme's commonest topic label is
+theirs), themes per topic (themes over topics, and how many themes a topic's questions spread
+over on average), beside the figures of session 5's code. Where bench/subjects/ has a person's
+labels of what each question asks about (dev, heldout, heldout2, whose own labels are
+categories with an "other" of unrelated questions), the same themes are scored on those too,
+with how many themes per topic grouping exactly by those subjects would make. With --show,
+every theme: name, most central example, count and topics.
+
+--timing N records N gaps from all the sets in one store and times a grouping run over them:
+the first (every question new, nothing encoded yet), one more question in the same process, and
+one more after a restart (the topic vectors encoded again).
 """
 
 from __future__ import annotations
@@ -31,15 +37,21 @@ from pathlib import Path
 from common import CORPUS_B_QUESTIONS, DEV, HELDOUT_SETS, ROOT, first_hit, system
 
 THEME_SET = ROOT / "bench" / "theme_questions.jsonl"
-# Themes, purity and themes per topic before the merge step (session 4, assign threshold 0.28);
-# the blind set's first run, before wrapper words were learnt, was 19 themes, purity 0.400, 1.90.
+# A second blind set (session 6), written from the documents' titles and domain.md by someone who
+# had seen neither the grouping code nor any other set; its first run is in PREVIOUS.
+THEME_SET2 = ROOT / "bench" / "theme_questions2.jsonl"
+SUBJECTS = ROOT / "bench" / "subjects"
+# Themes, purity and themes per topic, grouped at once, before the lone-question step (session
+# 5's code, 5cb58ff). Session 4 (before the merge step): 49/0.950/4.90 on the first blind set,
+# whose first run, before wrapper words were learnt, was 19 themes, purity 0.400, 1.90.
 PREVIOUS = {
-    "theme_questions.jsonl": (49, 0.950, 4.90),
-    "dev.jsonl": (33, 0.947, 4.12),
-    "heldout.jsonl": (24, 1.000, 3.43),
-    "heldout2.jsonl": (36, 0.976, 4.50),
-    "heldout3.jsonl": (36, 0.976, 1.89),
-    "heldout4.jsonl": (35, 0.950, 2.06),
+    "theme_questions.jsonl": (32, 1.000, 3.20),
+    "theme_questions2.jsonl": (40, 0.948, 3.33),
+    "dev.jsonl": (25, 0.947, 3.12),
+    "heldout.jsonl": (20, 1.000, 2.86),
+    "heldout2.jsonl": (26, 0.976, 3.25),
+    "heldout3.jsonl": (29, 0.952, 1.53),
+    "heldout4.jsonl": (27, 0.950, 1.59),
 }
 
 
@@ -70,11 +82,11 @@ def _record_one(recorder, answerer, i: int, row: dict) -> str:
 
 def _record(recorder, answerer, rows: list[dict], group, batch: int) -> tuple[dict, float]:
     """Record the questions, grouping after every `batch` (0: once, at the end); return
-    record id -> topic and the seconds spent grouping."""
-    topic_of = {}
+    record id -> question row and the seconds spent grouping."""
+    asked = {}
     spent = 0.0
     for i, row in enumerate(rows):
-        topic_of[_record_one(recorder, answerer, i, row)] = row.get("topic") or "?"
+        asked[_record_one(recorder, answerer, i, row)] = row
         if batch and ((i + 1) % batch == 0 or i + 1 == len(rows)):
             started = time.monotonic()
             group()
@@ -83,7 +95,7 @@ def _record(recorder, answerer, rows: list[dict], group, batch: int) -> tuple[di
         started = time.monotonic()
         group()
         spent += time.monotonic() - started
-    return topic_of, spent
+    return asked, spent
 
 
 def _report(recorder, encoder, topic_of: dict[str, str]) -> dict:
@@ -112,6 +124,26 @@ def _report(recorder, encoder, topic_of: dict[str, str]) -> dict:
         "spread": sum(map(len, spread.values())) / len(spread) if spread else 0.0,
         "shown": shown,
     }
+
+
+def _subjects(path: Path) -> dict[str, str]:
+    """Question id -> subject, from a person's labels of what each question asks about, where
+    there are any (bench/subjects/: written blind to the system, for the sets whose own labels
+    are categories, with an "other" of unrelated questions)."""
+    labels = SUBJECTS / f"{path.stem}.subjects.jsonl"
+    return {r["id"]: r["subject"] for r in _rows(labels)} if labels.exists() else {}
+
+
+def _by_subject(recorder, encoder, asked: dict, subjects: dict, topic_of: dict) -> dict:
+    """The same themes scored on the subject labels, and how many themes per topic of the
+    set's own labels grouping exactly by those subjects would make."""
+    subject_of = {rid: subjects[row["id"]] for rid, row in asked.items()}
+    found = _report(recorder, encoder, subject_of)
+    gaps = recorder.gaps()
+    found["oracle"] = len({subject_of[g.record_id] for g in gaps}) / max(
+        len({topic_of[g.record_id] for g in gaps}), 1
+    )
+    return found
 
 
 def _timing(paths: list[Path], answerer, encoder, count: int, group) -> None:
@@ -155,10 +187,11 @@ def _timing(paths: list[Path], answerer, encoder, count: int, group) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--questions", type=Path, nargs="+", default=[THEME_SET, DEV, *HELDOUT_SETS]
+        "--questions", type=Path, nargs="+", default=[THEME_SET, THEME_SET2, DEV, *HELDOUT_SETS]
     )
     parser.add_argument("--config", default=None)
     parser.add_argument("--merge-z", type=float, default=None, help="merging themes")
+    parser.add_argument("--attach", type=float, default=None, help="1: no lone-question step")
     parser.add_argument("--few", type=float, default=None, help="gaps' worth of doubt")
     parser.add_argument("--clear-terms", type=float, default=None, help="0: no term view")
     parser.add_argument("--beside", type=float, default=None, help="1: no wrapper weighting")
@@ -174,6 +207,7 @@ def main() -> None:
     for module, name, value in (
         (merging, "MERGE_Z", args.merge_z),
         (merging, "FEW", args.few),
+        (merging, "ATTACH", args.attach),
         (merging, "CLEAR_TERMS", args.clear_terms),
         (topics, "BESIDE", args.beside),
     ):
@@ -196,7 +230,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/gaps.db"
             with SqlRecorder(url, key_file=Path(tmp) / "key") as recorder:
-                topic_of, grouping = _record(
+                asked, grouping = _record(
                     recorder,
                     answerer,
                     rows,
@@ -204,7 +238,11 @@ def main() -> None:
                     args.batch,
                 )
                 gaps = recorder.gaps()
+                topic_of = {rid: row.get("topic") or "?" for rid, row in asked.items()}
                 found = _report(recorder, encoder, topic_of)
+                subjects = _subjects(path)
+                if subjects:
+                    found["subjects"] = _by_subject(recorder, encoder, asked, subjects, topic_of)
         reasons = Counter(g.reason for g in gaps)
         print(
             f"== {path.name}: {len(rows)} questions -> {len(gaps)} gaps "
@@ -213,16 +251,24 @@ def main() -> None:
             f"themes/topic {found['per_topic']:.2f}, a topic spreads over {found['spread']:.2f} "
             f"themes (grouping {grouping:.1f}s, all {time.monotonic() - started:.0f}s)"
         )
+        if "subjects" in found:
+            sub = found["subjects"]
+            print(
+                f"   on a person's subject labels ({SUBJECTS.name}/{path.stem}.subjects.jsonl): "
+                f"{sub['topics']} subjects, purity {sub['purity']:.3f}, themes/subject "
+                f"{sub['per_topic']:.2f}; that person's subjects as themes would be "
+                f"{sub['oracle']:.2f} themes per topic on the set's own labels"
+            )
         if args.show:
-            for theme, example, topics in sorted(found["shown"], key=lambda s: -s[0].questions):
-                labels = ", ".join(f"{t} {n}" for t, n in topics.most_common())
+            for theme, example, held in sorted(found["shown"], key=lambda s: -s[0].questions):
+                labels = ", ".join(f"{t} {n}" for t, n in held.most_common())
                 print(f"  #{theme.id} [{theme.questions}] {theme.name}\n      e.g. {example}")
                 print(f"      topics: {labels}")
             print()
         summary.append((path.name, len(gaps), found))
     print(
-        f"\nmerge z {merging.MERGE_Z}, few {merging.FEW}, clear terms {merging.CLEAR_TERMS}, "
-        f"beside {topics.BESIDE}, batch {args.batch or 'all'}"
+        f"\nmerge z {merging.MERGE_Z}, attach {merging.ATTACH}, few {merging.FEW}, "
+        f"clear terms {merging.CLEAR_TERMS}, beside {topics.BESIDE}, batch {args.batch or 'all'}"
     )
     print(
         f"{'set':<24} {'gaps':>5} {'themes':>6} {'topics':>6} {'purity':>6} {'th/top':>6}"

@@ -193,8 +193,38 @@ def test_link_merges_alike_groups_and_never_two_fixed_ones():
     groups = [[0], [1], [2], [3]]
     assert link(similarity, groups, [False] * 4, 0.7) == [[0, 1, 2], [3]]
     assert link(similarity, groups, [True, True, False, False], 0.7) == [[0, 2], [1], [3]]
-    assert link(similarity, groups, [False] * 4, 0.85) == [[0, 1], [2], [3]]
+    assert link(similarity, groups, [False] * 4, 0.85, attach=1.0) == [[0, 1], [2], [3]]
     assert link(similarity, [[0, 1], [2, 3]], [False, False], 0.2) == [[0], [1]]  # mean 0.15
+
+
+def test_a_lone_question_joins_a_theme_of_several_at_a_lower_bar():
+    similarity = np.array(
+        [
+            [1.0, 0.9, 0.5, 0.5, -0.5],
+            [0.9, 1.0, 0.5, 0.5, -0.5],
+            [0.5, 0.5, 1.0, 0.6, -0.4],
+            [0.5, 0.5, 0.6, 1.0, -0.4],
+            [-0.5, -0.5, -0.4, -0.4, 1.0],
+        ]
+    )
+    lone = [[0, 1], [2], [3], [4]]  # a theme of two, three lone questions
+    # Questions 2 and 3 are more alike than either is to the theme, but not enough to start one
+    # of their own; each is alike enough to the theme of two to join it from 0.6 x the
+    # threshold, and 4 is like none of them.
+    assert link(similarity, lone, [False] * 4, 0.8, attach=0.6) == [[0, 1, 2], [3]]
+    assert link(similarity, lone, [False] * 4, 0.8, attach=1.0) == [[0], [1], [2], [3]]
+    # Two lone questions never join each other at the lower bar, only a theme of several.
+    assert link(similarity[2:, 2:], [[0], [1], [2]], [False] * 3, 0.8, attach=0.6) == [
+        [0],
+        [1],
+        [2],
+    ]
+    # A lone question a reviewer has worked on stays where it is.
+    assert link(similarity, lone, [False, True, False, False], 0.8, attach=0.6) == [
+        [0, 2],
+        [1],
+        [3],
+    ]
 
 
 @pytest.mark.parametrize("count", [5, 10, 20])
