@@ -11,7 +11,7 @@ import test_gaps_store as store_tests
 
 from bot.gaps.merging import AUTO_ACTOR, CLEAR_TERMS, link, merge_scores
 from bot.gaps.themes import EXAMPLE_SEP, assign_themes, move_question
-from bot.gaps.topics import respelled, soft_term_rows, term_weights, topic_text
+from bot.gaps.topics import respelled, soft_term_rows, term_weights, topic_label, topic_text
 
 UNANSWERED = store_tests.UNANSWERED
 
@@ -261,6 +261,26 @@ def test_words_typed_without_aao_count_as_the_same_words():
     rows = soft_term_rows(questions, term_weights(questions))
     same = sum(w * rows[1].get(k, 0.0) for k, w in rows[0].items())
     assert same == pytest.approx(1.0)
+
+
+def test_a_term_general_swedish_writes_as_one_word_keeps_its_function_word():
+    """ "man" is a stopword, but "god man" is one term (Swedish also writes "godman"): it names
+    the theme and meets "godmanskap"; "söker man" (no such word) stays a phrasing."""
+    questions = [
+        "har en klient som undrar hur man ansöker om god man",
+        "god man hur?",
+        "vad kostar en god man och vem betalar arvodet?",
+    ]
+    assert topic_label(questions).split()[:2] == ["god", "man"]
+    assert (
+        "man" not in topic_label(["hur söker man färdtjänst?", "var söker man färdtjänst"]).split()
+    )
+    pair = ["god man hur?", "kan en person med demens begära godmanskap?"]
+    rows = soft_term_rows(pair, term_weights(pair))
+    assert sum(w * rows[1].get(k, 0.0) for k, w in rows[0].items()) > 0.2
+    apart = ["god hur?", "kan en person med demens begära godmanskap?"]
+    rows = soft_term_rows(apart, term_weights(apart))
+    assert sum(w * rows[1].get(k, 0.0) for k, w in rows[0].items()) < 0.2
 
 
 def test_a_municipality_is_wrapper_not_topic():

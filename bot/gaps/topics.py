@@ -32,6 +32,7 @@ def _tokenizer():
 
 _FOLD = str.maketrans("åäöéÅÄÖÉ", "aaoeAAOE")
 _WORD = re.compile(r"[^\W\d_]+")
+_RAW = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # words as the tokenizer finds them, stopwords kept
 
 
 @cache
@@ -73,14 +74,25 @@ def topical_text(question: str) -> str:
 def _words(question: str) -> list[tuple[str, str]]:
     """(surface word, stem) per content word; numbers and place names (the municipalities,
     counties and countries bot/names.py knows) say nothing about the topic: where the client
-    lives is part of the wrapper."""
+    lives is part of the wrapper. A word and the function word after it that general Swedish
+    also writes as one word are one term ("god man": "godman"; "man" alone is a stopword)."""
     tok = _tokenizer()
-    text = topical_text(question)
-    return [
-        (word, parts[0])
-        for word, parts in zip(tok.words(text), tok.word_tokens(text), strict=True)
-        if parts and not word.isdigit() and word.lower() not in places()
-    ]
+    raw = _RAW.findall(topical_text(question).lower())
+    out = []
+    for k, word in enumerate(raw):
+        if not tok.words(word) or word.isdigit() or word in places():
+            continue
+        follower = raw[k + 1] if k + 1 < len(raw) else ""
+        if follower and not tok.words(follower) and _one_word(word + follower):
+            word = f"{word} {follower}"
+        parts = tok.word_tokens(word.replace(" ", ""))
+        if parts and parts[0]:
+            out.append((word, parts[0][0]))
+    return out
+
+
+def _one_word(joined: str) -> bool:
+    return not joined.isdigit() and joined in zipf_table()
 
 
 def beside_placeholders(question: str) -> set[str]:
@@ -227,7 +239,7 @@ def topic_text(question: str, idf: dict[str, float]) -> str:
 
 
 def _grams(word: str) -> dict[str, float]:
-    padded = f"<{word.lower()}>"
+    padded = f"<{word.lower().replace(' ', '')}>"
     counts = Counter(padded[a : a + k] for k in GRAMS for a in range(len(padded) - k + 1))
     if not counts:
         counts[padded] = 1
