@@ -9,6 +9,7 @@ import re
 import stat
 import tempfile
 import tomllib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -314,8 +315,8 @@ def test_citations_carry_galler_fran_and_owner(answerer, clock):
     others = [c for c in answer.citations if c.document != ANHORIG]
     assert others and all(c.valid_from is None and c.owner is None for c in others)
     text = render(answer)
-    assert f"gäller från {FROM}" in text
-    assert text.count("gäller från") == 1
+    assert f"gäller från {FROM}, ansvarig: Anhörigkonsulent" in text
+    assert text.count("gäller från") == text.count("ansvarig:") == 1
 
 
 def test_the_section_of_a_document_that_expired_since_the_answer_is_refused(answerer, clock):
@@ -371,19 +372,21 @@ def _citation(title: str, valid_from: str | None) -> Citation:
     )
 
 
-def test_the_source_line_shows_galler_fran_only_when_known():
+def test_the_source_line_shows_galler_fran_and_owner_only_when_known():
     assert source_line(_citation("Rutin", FROM)) == (
-        f"Rutin › Anmälan, s. 2 (2024-03-01), gäller från {FROM}"
+        f"Rutin › Anmälan, s. 2 (2024-03-01), gäller från {FROM}, ansvarig: X"
     )
-    assert "gäller" not in source_line(_citation("Rutin", None))
+    unknown = source_line(replace(_citation("Rutin", None), owner=None))
+    assert "gäller" not in unknown and "ansvarig" not in unknown
 
 
-def test_telegram_shows_galler_fran_escaped():
-    answer = Answer("fråga", True, 0.9, (_citation("<b>Rutin</b> & co", FROM),))
+def test_telegram_shows_galler_fran_and_owner_escaped():
+    cited = replace(_citation("<b>Rutin</b> & co", FROM), owner="<i>Enhetschef</i>")
+    answer = Answer("fråga", True, 0.9, (cited,))
 
     [message] = answer_messages(answer)
 
-    assert f"gäller från {FROM}" in message
+    assert f"gäller från {FROM}, ansvarig: &lt;i&gt;Enhetschef&lt;/i&gt;" in message
     assert "&lt;b&gt;Rutin&lt;/b&gt; &amp; co" in message
 
 
@@ -424,3 +427,4 @@ def test_the_web_chat_card_shows_galler_fran(index, answerer, clock, tmp_path):
             page = client.get("/fraga").text
 
     assert page.count(f'<span class="valid">gäller från {FROM}</span>') == 1
+    assert page.count('<span class="owner">ansvarig: Anhörigkonsulent</span>') == 1

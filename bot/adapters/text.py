@@ -15,8 +15,9 @@ MORE = "Fler källor:"
 
 
 def source_line(c: Citation) -> str:
-    """'Title › Section, s. 3 (2022-12-08), gäller från 2023-01-01' – where a passage comes
-    from (the validity when the document's sidecar gives it)."""
+    """'Title › Section, s. 3 (2022-12-08), gäller från 2023-01-01, ansvarig: Enhetschef' –
+    where a passage comes from (validity and owner when the document's sidecar gives them:
+    staff who doubt a routine know whom to ask)."""
     parts = [for_terminal(c.title)]
     if c.section:
         parts.append(for_terminal(c.section))
@@ -27,6 +28,8 @@ def source_line(c: Citation) -> str:
         where += f" ({for_terminal(c.date)})"
     if c.valid_from:
         where += f", gäller från {for_terminal(c.valid_from)}"
+    if c.owner:
+        where += f", ansvarig: {for_terminal(c.owner)}"
     return where
 
 

@@ -25,6 +25,7 @@ class Card:
     after: str
     lead: bool  # the best passage: its marked sentence leads the answer
     valid_from: str | None = None  # "gäller från" when the document gives it
+    owner: str | None = None  # "ansvarig" (who answers for the routine) when the document gives it
 
 
 @dataclass
@@ -60,6 +61,7 @@ def card(number: int, c: Citation, *, lead: bool) -> Card:
         after=text[end:],
         lead=lead,
         valid_from=c.valid_from,
+        owner=c.owner,
     )
 
 
