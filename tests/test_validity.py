@@ -390,6 +390,27 @@ def test_telegram_shows_galler_fran_and_owner_escaped():
     assert "&lt;b&gt;Rutin&lt;/b&gt; &amp; co" in message
 
 
+def test_rutinbot_docs_shows_validity_and_that_it_has_expired(index, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"[paths]\nknowledge = '{index.paths.knowledge}'\nindex = '{index.paths.index}'\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "docs"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert " valid " in next(line for line in lines if line.startswith("document"))
+    [expired] = [line for line in lines if line.startswith(ANHORIG)]
+    assert f"  {FROM}..{TO} (expired)  " in expired  # 2025 only: over by now, for good
+    [other] = [line for line in lines if line.startswith("rutin-lex-sarah.md")]
+    assert re.search(r"\s-\s+\S", other) and "expired" not in other
+
+
 def test_kallor_shows_each_documents_validity(index, answerer):
     [message] = sources_messages(answerer.info())
 

@@ -14,7 +14,7 @@ WAIT_POLL_SECONDS = 0.5
 
 
 def _root():
-    from bot import cli as root  # the root module registers this group: imported late
+    from bot.cli import root  # the root module registers this group: imported late
 
     return root
 
