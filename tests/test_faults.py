@@ -25,7 +25,7 @@ from conftest import PG_URL, pg_reachable, require
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from bot.gaps import store
+from bot.gaps import engine as gaps_engine
 from bot.gaps.outbox import Outbox, Ticket
 from bot.gaps.store import SqlRecorder
 from bot.gaps.tables import Feedback, Question
@@ -152,7 +152,7 @@ def pg_fault(pg_database) -> Iterator[Fault]:
 @pytest.fixture
 def sqlite_fault(tmp_path, monkeypatch) -> Iterator[Fault]:
     """A SQLite file that another connection locks with BEGIN EXCLUSIVE."""
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 200)  # fail fast, so retries are exercised
+    monkeypatch.setattr(gaps_engine, "BUSY_TIMEOUT_MS", 200)  # fail fast, so retries are exercised
     path = tmp_path / "gaps.db"
     holder: dict[str, sqlite3.Connection] = {}
 

@@ -54,7 +54,7 @@ class AuditLog:
     def _engine_ready(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                from bot.gaps.store import create_db_engine
+                from bot.gaps.engine import create_db_engine
 
                 assert self._url is not None
                 self._engine = create_db_engine(self._url)

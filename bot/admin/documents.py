@@ -307,7 +307,7 @@ class AdminService:
     # The index
 
     def check(self) -> IndexPlan:
-        from bot.search.indexer import plan_changes
+        from bot.search.planning import plan_changes
 
         return plan_changes(self.settings)
 

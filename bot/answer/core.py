@@ -22,8 +22,8 @@ from bot.errors import IndexMissingError, QuestionError, RutinbotError
 from bot.models import Answer, Chunk, Citation, Hit
 from bot.safetext import clean_text
 from bot.search import store
+from bot.search.embedding import embed_text
 from bot.search.encoders import Encoder, load_encoder
-from bot.search.indexer import embed_text
 from bot.search.retriever import Ranking, Retriever
 
 log = logging.getLogger(__name__)

@@ -45,8 +45,9 @@ def gaps_cmd(ctx: click.Context, fmt: str, show_all: bool) -> None:
 @_errors
 def gaps_show_cmd(ctx: click.Context, theme_id: int) -> None:
     """Show one theme: its questions, nearest passages and history."""
+    from bot.gaps.records import GapsError
     from bot.gaps.report import nearest_passages
-    from bot.gaps.store import GapsError, create_recorder
+    from bot.gaps.store import create_recorder
 
     with create_recorder(_settings(ctx)) as recorder:
         theme = recorder.theme(theme_id)
@@ -168,7 +169,8 @@ def gaps_move_cmd(ctx: click.Context, question_id: str, theme_id: int, by: str) 
 @_errors
 def gaps_delete_question_cmd(ctx: click.Context, question_id: str) -> None:
     """Delete one recorded question and its feedback."""
-    from bot.gaps.store import GapsError, create_recorder
+    from bot.gaps.records import GapsError
+    from bot.gaps.store import create_recorder
 
     with create_recorder(_settings(ctx)) as recorder:
         if not recorder.delete_question(question_id):
@@ -189,7 +191,8 @@ def gaps_answered_cmd(
     """Mark a refused question as answered by its nearest passage PASSAGE (as numbered by
     `rutinbot gaps show`); --undo takes the mark off."""
     from bot.gaps.outcomes import passage_text
-    from bot.gaps.store import GapsError, create_recorder
+    from bot.gaps.records import GapsError
+    from bot.gaps.store import create_recorder
 
     settings = _settings(ctx)
     with create_recorder(settings) as recorder:

@@ -158,7 +158,7 @@ def index_cmd(
 
 
 def _check(settings: Settings) -> None:
-    from bot.search.indexer import plan_changes
+    from bot.search.planning import plan_changes
 
     plan = plan_changes(settings)
     for name in plan.new:

@@ -46,7 +46,8 @@ from scipy import sparse
 from bot.gaps.topics import TermWeights, soft_term_rows, term_weights, topic_text, topical_text
 
 if TYPE_CHECKING:
-    from bot.gaps.store import Gap, SqlRecorder, ThemeInfo
+    from bot.gaps.records import Gap, ThemeInfo
+    from bot.gaps.store import SqlRecorder
     from bot.search.encoders import Encoder
 
 AUTO_ACTOR = "rutinbot"  # who the history says merged themes automatically

@@ -65,6 +65,6 @@ def head() -> str | None:
 
 
 def _engine(url: str) -> Engine:
-    from bot.gaps.store import create_db_engine
+    from bot.gaps.engine import create_db_engine
 
     return create_db_engine(url)

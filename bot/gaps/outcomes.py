@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.gaps.store import Labelled
+from bot.gaps.records import Labelled
 
 BANDS = 10  # 0-0.1, 0.1-0.2, ... 0.9-1.0
 MIN_EXAMPLES = 30  # labelled examples needed before a threshold is implied

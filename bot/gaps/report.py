@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from bot.gaps.store import Gap, SqlRecorder
+    from bot.gaps.records import Gap
+    from bot.gaps.store import SqlRecorder
 
 FORMATS = ("table", "csv", "json", "markdown")
 EXAMPLES = 3

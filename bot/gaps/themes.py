@@ -14,7 +14,8 @@ from bot.gaps.merging import link_themes, topic_vectors
 from bot.gaps.topics import term_weights, topic_label
 
 if TYPE_CHECKING:
-    from bot.gaps.store import Gap, SqlRecorder
+    from bot.gaps.records import Gap
+    from bot.gaps.store import SqlRecorder
     from bot.search.encoders import Encoder
 
 EXAMPLE_SEP = " — "  # between a theme's label and its example question

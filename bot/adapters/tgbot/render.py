@@ -20,8 +20,8 @@ from bot.models import Answer, Chunk, Citation
 from bot.search.store import DocumentRecord
 
 if TYPE_CHECKING:
+    from bot.gaps.records import Gap, ThemeInfo
     from bot.gaps.report import Passage, ThemeSummary
-    from bot.gaps.store import Gap, ThemeInfo
 
 MAX_MESSAGE = 4096  # Telegram's limit for a text message
 MAX_CAPTION = 1024  # ... and for a document's caption

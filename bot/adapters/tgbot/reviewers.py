@@ -18,9 +18,9 @@ from telegram.ext import ContextTypes
 from bot.adapters.tgbot import render, texts
 from bot.adapters.tgbot.access import REVIEWERS, allow
 from bot.adapters.tgbot.handlers import Services, services
+from bot.gaps.records import GapsError
 from bot.gaps.report import nearest_passages, summaries
 from bot.gaps.statuses import ACTIVE_STATUSES
-from bot.gaps.store import GapsError
 from bot.gaps.themes import assign_themes
 
 log = logging.getLogger(__name__)

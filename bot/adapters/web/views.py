@@ -12,7 +12,7 @@ from bot.clock import SWEDISH_TIME
 from bot.gaps.tables import THEME_STATUS_SV
 
 if TYPE_CHECKING:
-    from bot.gaps.store import Gap, WeekCount
+    from bot.gaps.records import Gap, WeekCount
 
 STATUS_SV = {status: label.capitalize() for status, label in THEME_STATUS_SV.items()}
 REASON_SV = {"unanswered": "Obesvarad", "unhelpful": "Hjälpte inte"}

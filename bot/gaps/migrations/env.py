@@ -43,7 +43,7 @@ def run_migrations(connection: sa.Connection) -> None:
 def run_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from bot.gaps.store import create_db_engine
+        from bot.gaps.engine import create_db_engine
 
         url = config.get_main_option("sqlalchemy.url")
         if not url:  # the alembic CLI without bot.gaps.migrate.alembic_config

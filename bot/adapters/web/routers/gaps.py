@@ -14,9 +14,9 @@ from bot.adapters.web.access import REVIEWERS, allow
 from bot.adapters.web.deps import CsrfToken, CurrentUser, SettingsDep, Store, Templates
 from bot.adapters.web.pages import page
 from bot.gaps.outcomes import MAX_BOLD, MIN_EXAMPLES, outcomes, passage_text
+from bot.gaps.records import GapsError
 from bot.gaps.report import nearest_passages, questions_csv, render, summaries
 from bot.gaps.statuses import ACTIVE_STATUSES
-from bot.gaps.store import GapsError
 from bot.gaps.tables import THEME_STATUSES
 
 log = logging.getLogger(__name__)
