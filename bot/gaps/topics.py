@@ -83,7 +83,7 @@ def _words(question: str) -> list[tuple[str, str]]:
         if not tok.words(word) or word.isdigit() or word in places():
             continue
         follower = raw[k + 1] if k + 1 < len(raw) else ""
-        if follower and not tok.words(follower) and _one_word(word + follower):
+        if _stopword(follower) and word + follower in zipf_table():
             word = f"{word} {follower}"
         parts = tok.word_tokens(word.replace(" ", ""))
         if parts and parts[0]:
@@ -91,8 +91,9 @@ def _words(question: str) -> list[tuple[str, str]]:
     return out
 
 
-def _one_word(joined: str) -> bool:
-    return not joined.isdigit() and joined in zipf_table()
+def _stopword(word: str) -> bool:
+    """A function word the tokenizer drops ("man"), not a number or a lone letter."""
+    return word.isalpha() and len(word) > 1 and not _tokenizer().words(word)
 
 
 def beside_placeholders(question: str) -> set[str]:
