@@ -32,7 +32,6 @@ def _tokenizer():
 
 _FOLD = str.maketrans("åäöéÅÄÖÉ", "aaoeAAOE")
 _WORD = re.compile(r"[^\W\d_]+")
-_RAW = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # words as the tokenizer finds them, stopwords kept
 
 
 @cache
@@ -77,7 +76,7 @@ def _words(question: str) -> list[tuple[str, str]]:
     lives is part of the wrapper. A word and the function word after it that general Swedish
     also writes as one word are one term ("god man": "godman"; "man" alone is a stopword)."""
     tok = _tokenizer()
-    raw = _RAW.findall(topical_text(question).lower())
+    raw = tok.all_words(topical_text(question))
     out = []
     for k, word in enumerate(raw):
         if not tok.words(word) or word.isdigit() or word in places():

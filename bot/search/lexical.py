@@ -101,8 +101,12 @@ class SwedishTokenizer:
         self.vocabulary = frozenset(vocabulary)
         self._cache: dict[str, tuple[str, ...]] = {}
 
+    def all_words(self, text: str) -> list[str]:
+        """Every word, lowercased, stopwords and one-letter words kept."""
+        return _WORD.findall(text.lower())
+
     def words(self, text: str) -> list[str]:
-        return [w for w in _WORD.findall(text.lower()) if w not in self._stop and len(w) > 1]
+        return [w for w in self.all_words(text) if w not in self._stop and len(w) > 1]
 
     def _stem(self, word: str) -> str:
         return self._stemmer.stemWord(word).translate(_FOLD)
